@@ -1,0 +1,137 @@
+"""Assertion helpers for the visible and hidden tests.
+
+Each helper raises ``AssertionError`` with a message a student can act on: what was
+expected and what their code gave.  They inspect Keras objects through public API
+only, so the framework is the oracle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def check_array(value, *, shape: tuple[int, ...] | None = None, name: str = "the result") -> np.ndarray:
+    """``value`` converts to a finite float array, of ``shape`` when given; returns it."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"{name} should be an array of numbers, got {type(value).__name__}") from exc
+    if shape is not None and array.shape != tuple(shape):
+        _fail(f"{name} should have shape {tuple(shape)}, got {array.shape}")
+    return array
+
+
+def check_close(
+    actual, expected, *, name: str = "the result", rtol: float = 1e-4, atol: float = 1e-7
+) -> None:
+    """``actual`` equals ``expected`` elementwise within tolerance (same shape)."""
+    expected = np.asarray(expected, dtype=float)
+    actual = check_array(actual, shape=expected.shape, name=name)
+    if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
+        worst = int(np.nanargmax(np.abs(actual - expected).ravel())) if actual.size else 0
+        _fail(
+            f"{name} is not what was expected: got {np.array2string(actual, precision=4)}, "
+            f"expected {np.array2string(expected, precision=4)} "
+            f"(first large difference at position {worst})"
+        )
+
+
+def check_equal(actual, expected, *, name: str) -> None:
+    """Plain equality with a message naming both values."""
+    if actual != expected:
+        _fail(f"{name}: expected {expected!r}, got {actual!r}")
+
+
+def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
+    """The model's Dense layers, input to output."""
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def check_is_model(model, *, name: str = "your function") -> None:
+    """``model`` is a Keras model (not None, not a list of layers)."""
+    if not isinstance(model, keras.Model):
+        _fail(f"{name} should return a keras.Model (e.g. keras.Sequential), got {type(model).__name__}")
+
+
+def check_layer_count(model: keras.Model, layer_type: type, expected: int) -> None:
+    """The model holds exactly ``expected`` layers of ``layer_type``."""
+    found = sum(isinstance(layer, layer_type) for layer in model.layers)
+    if found != expected:
+        _fail(f"expected {expected} {layer_type.__name__} layers, found {found}")
+
+
+def check_input_shape(model: keras.Model, n_features: int) -> None:
+    """The model takes inputs of ``n_features`` features."""
+    shape = tuple(model.inputs[0].shape) if model.inputs else None
+    if shape != (None, n_features):
+        _fail(f"the model's input shape should be (None, {n_features}); got {shape} "
+              f"(start the model with keras.Input(shape=({n_features},)))")
+
+
+def activation_name(layer: keras.layers.Layer) -> str:
+    """The name of a layer's activation function (``'linear'`` when it has none)."""
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+
+
+def check_activation(layer: keras.layers.Layer, expected: str, *, index: int) -> None:
+    """Layer ``index`` (1-based, counting Dense layers) uses activation ``expected``."""
+    expected_name = activation_name(keras.layers.Dense(1, activation=expected))
+    found = activation_name(layer)
+    if found != expected_name:
+        _fail(f"Dense layer {index} uses activation {found!r}, expected {expected_name!r}")
+
+
+def check_initializer(layer: keras.layers.Layer, expected, *, index: int) -> None:
+    """Layer ``index`` uses Keras' initializer ``expected`` (a name, class or instance) for its kernel."""
+    expected_class = expected if isinstance(expected, type) else type(keras.initializers.get(expected))
+    found = type(layer.kernel_initializer)
+    if found is not expected_class:
+        _fail(f"Dense layer {index} uses {found.__name__}, expected {expected_class.__name__}")
+
+
+def check_dense_stack(
+    model: keras.Model,
+    *,
+    n_features: int,
+    units: Sequence[int],
+    activations: Sequence[str],
+    initializer,
+    n_hidden_checked_for_initializer: int | None = None,
+) -> None:
+    """A plain MLP: input shape, Dense layer count, units, activations and kernel initializers."""
+    check_is_model(model)
+    check_input_shape(model, n_features)
+    check_layer_count(model, keras.layers.Dense, len(units))
+    layers = dense_layers(model)
+    rows = zip(layers, units, activations, strict=True)
+    for index, (layer, n_units, activation) in enumerate(rows, start=1):
+        if layer.units != n_units:
+            _fail(f"Dense layer {index} has {layer.units} units, expected {n_units}")
+        check_activation(layer, activation, index=index)
+    n_checked = n_hidden_checked_for_initializer
+    if n_checked is None:
+        n_checked = len(layers) - 1
+    for index, layer in enumerate(layers[:n_checked], start=1):
+        check_initializer(layer, initializer, index=index)
+
+
+def check_in(value, allowed: Sequence, *, name: str) -> None:
+    """``value`` is one of ``allowed``."""
+    if value not in allowed:
+        _fail(f"{name} should be one of {list(allowed)!r}, got {value!r}")
+
+
+def check_raises_nothing(function: Callable, *args, name: str, **kwargs):
+    """Call ``function`` and turn the placeholder ``NotImplementedError`` into a clear failure."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError as exc:
+        raise AssertionError(f"{name} is not written yet (it still raises NotImplementedError)") from exc

@@ -1,0 +1,144 @@
+"""The instruments of the course: what the gradients and activations of a network do.
+
+Every function here is plain (no plotting, no widgets) so that tests, widgets and
+notebooks share one implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _loss_value(model: keras.Model, X, y, loss: keras.losses.Loss | None):
+    loss = loss or keras.losses.SparseCategoricalCrossentropy()
+    return loss(y, model(X, training=True))
+
+
+def gradient_norms(
+    model: keras.Model, X, y, loss: keras.losses.Loss | None = None
+) -> dict[str, float]:
+    """L2 norm of the loss gradient for every trainable variable, keyed by ``var.path``.
+
+    The loss defaults to the mean sparse categorical cross-entropy over the batch.
+    Variables come in the model's order (input side first).
+    """
+    variables = model.trainable_variables
+    with tf.GradientTape() as tape:
+        value = _loss_value(model, X, y, loss)
+    grads = tape.gradient(value, variables)
+    return {
+        var.path: float("nan") if grad is None else float(tf.norm(grad))
+        for var, grad in zip(variables, grads, strict=True)
+    }
+
+
+def kernel_norms(norms: dict[str, float]) -> np.ndarray:
+    """Keep the kernels (weight matrices) of a :func:`gradient_norms` result, in order."""
+    return np.array([value for path, value in norms.items() if path.endswith("/kernel")])
+
+
+def first_last_ratio(norms) -> float:
+    """Ratio of the input-side norm to the output-side norm (inf when the last is 0)."""
+    norms = np.asarray(norms, dtype=float)
+    if norms[-1] == 0:
+        return float("inf") if norms[0] > 0 else float("nan")
+    return float(norms[0] / norms[-1])
+
+
+def scaled_initializer(name: str, gain: float = 1.0, seed: int | None = None):
+    """A Keras initializer ``name`` whose standard deviation is multiplied by ``gain``.
+
+    Glorot, He and LeCun are all ``VarianceScaling``: their variance ``scale`` is
+    multiplied by ``gain**2``.  ``random_normal``/``truncated_normal`` scale their
+    ``stddev`` and ``random_uniform`` its limits.
+    """
+    base = keras.initializers.get(name)
+    if isinstance(base, keras.initializers.VarianceScaling):
+        return keras.initializers.VarianceScaling(
+            scale=base.scale * gain**2, mode=base.mode, distribution=base.distribution, seed=seed
+        )
+    config = base.get_config()
+    if "stddev" in config:
+        return type(base)(mean=config.get("mean", 0.0), stddev=config["stddev"] * gain, seed=seed)
+    if "maxval" in config:
+        return type(base)(minval=config["minval"] * gain, maxval=config["maxval"] * gain, seed=seed)
+    raise ValueError(f"cannot scale the initializer {name!r}; use a VarianceScaling or random one")
+
+
+def probe_network(
+    n_features: int,
+    n_classes: int,
+    *,
+    depth: int,
+    activation: str,
+    initializer: str = "glorot_uniform",
+    gain: float = 1.0,
+    width: int = 64,
+    seed: int = 0,
+) -> keras.Model:
+    """An uncompiled plain MLP of ``depth`` hidden layers for the explorers and experiments."""
+    layers = [keras.Input(shape=(n_features,))]
+    for index in range(depth):
+        init = scaled_initializer(initializer, gain, seed=seed + index)
+        layers.append(keras.layers.Dense(width, activation=activation, kernel_initializer=init))
+    output_init = scaled_initializer(initializer, gain, seed=seed + depth)
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=output_init))
+    return keras.Sequential(layers)
+
+
+def gradient_profile(
+    X,
+    y,
+    *,
+    depth: int,
+    activation: str,
+    initializer: str = "glorot_uniform",
+    gain: float = 1.0,
+    width: int = 64,
+    seed: int = 0,
+) -> np.ndarray:
+    """Kernel-gradient norms (input to output) of a freshly initialised probe network on (X, y)."""
+    n_classes = int(np.max(y)) + 1
+    model = probe_network(X.shape[1], n_classes, depth=depth, activation=activation,
+                          initializer=initializer, gain=gain, width=width, seed=seed)
+    return kernel_norms(gradient_norms(model, X, y))
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Summary of one layer's outputs over a data set."""
+
+    name: str
+    mean: float
+    std: float
+    dead_fraction: float  # units whose output is exactly 0 on every example
+    saturated_fraction: float  # outputs within 1e-3 of the activation's bounds (sigmoid/tanh)
+
+
+def _layer_outputs(model: keras.Model, X) -> list[tuple[str, np.ndarray]]:
+    outputs, h = [], tf.convert_to_tensor(X)
+    for layer in model.layers:
+        h = layer(h, training=False)
+        outputs.append((layer.name, keras.ops.convert_to_numpy(h)))
+    return outputs
+
+
+def activation_stats(model: keras.Model, X) -> list[LayerStats]:
+    """Per-layer mean, standard deviation, dead and saturated fractions of a Sequential model."""
+    stats = []
+    for layer, (name, out) in zip(model.layers, _layer_outputs(model, X), strict=True):
+        flat = out.reshape(len(out), -1)
+        dead = float(np.mean(np.all(flat == 0, axis=0)))
+        act = getattr(getattr(layer, "activation", None), "__name__", "")
+        if act == "sigmoid":
+            saturated = float(np.mean((flat < 1e-3) | (flat > 1 - 1e-3)))
+        elif act == "tanh":
+            saturated = float(np.mean(np.abs(flat) > 1 - 1e-3))
+        else:
+            saturated = 0.0
+        stats.append(LayerStats(name, float(flat.mean()), float(flat.std()), dead, saturated))
+    return stats
