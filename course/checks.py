@@ -135,3 +135,29 @@ def check_raises_nothing(function: Callable, *args, name: str, **kwargs):
         return function(*args, **kwargs)
     except NotImplementedError as exc:
         raise AssertionError(f"{name} is not written yet (it still raises NotImplementedError)") from exc
+
+
+def check_compiled(model: keras.Model, *, optimizer: type, loss: str) -> None:
+    """The model is compiled with an optimizer of class ``optimizer`` and the loss named ``loss``."""
+    if getattr(model, "optimizer", None) is None:
+        _fail("the model is not compiled: call model.compile(...) before returning it")
+    if not isinstance(model.optimizer, optimizer):
+        _fail(f"the model is compiled with {type(model.optimizer).__name__}, expected {optimizer.__name__}")
+    found = model.loss
+    if isinstance(found, str):
+        found_name = found
+    else:
+        found_name = getattr(found, "name", None) or getattr(found, "__name__", "")
+    if found_name != loss:
+        _fail(f"the model is compiled with the loss {found_name!r}, expected {loss!r}")
+
+
+def check_keras_name(name, *, kind: str) -> None:
+    """``name`` is a string Keras resolves as an ``activation`` or ``initializer``."""
+    getter = {"activation": keras.activations.get, "initializer": keras.initializers.get}[kind]
+    if not isinstance(name, str):
+        _fail(f"the {kind} should be given as a name (a string such as 'elu'), got {type(name).__name__}")
+    try:
+        getter(name)
+    except (ValueError, TypeError) as exc:
+        raise AssertionError(f"Keras does not know an {kind} called {name!r}") from exc

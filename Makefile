@@ -1,0 +1,54 @@
+# Two commands for a newcomer: `make lab` (start the course) and `make test` (run every test).
+# Both create .venv and install what they need on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# nbgrader runs helper programs (alembic) by name: the venv's bin must come first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: lab test lint release selfcheck benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+## lab: open the course (the student notebooks in release/) in JupyterLab
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab --ServerApp.root_dir=release $(LAB_ARGS)
+
+## test: lint and run the whole test suite (unit tests, notebooks, autograding)
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+## release: regenerate release/ from source/ with nbgrader (commit the result)
+release: $(VENV)/.installed
+	for dir in source/*/; do \
+		$(BIN)/nbgrader generate_assignment "$$(basename $$dir)" --force || exit 1; \
+	done
+	rm -f gradebook.db
+
+## selfcheck: the solution earns full marks and the blank release zero
+selfcheck: $(VENV)/.installed
+	$(BIN)/python -m autograder selfcheck
+
+## benchmark: wall time and peak memory of each solution notebook, and of selfcheck
+benchmark: $(VENV)/.installed
+	$(BIN)/python benchmarks/notebooks.py
+
+clean:
+	rm -rf submitted autograded feedback gradebook.db .pytest_cache

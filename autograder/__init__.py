@@ -1,0 +1,5 @@
+"""The grading side of the course: nbgrader wrappers for instructors.
+
+``python -m autograder selfcheck`` proves every assignment's hidden tests: the
+solution earns full marks and the blank release earns zero.
+"""
