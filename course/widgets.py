@@ -1,6 +1,13 @@
-"""Interactive explorers: thin ipywidgets layers over the plain functions in ``course``."""
+"""Interactive explorers: thin ipywidgets layers over the plain functions in ``course``.
+
+The plot is a PNG in an ``ipywidgets.Image`` that is replaced on every change.  Unlike
+an ``Output`` widget with ``clear_output``, this behaves the same in JupyterLab, Colab and
+headless execution (nbclient and nbgrader wait on ``Output`` captures).
+"""
 
 from __future__ import annotations
+
+import io
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -23,13 +30,19 @@ def describe_profile(norms) -> str:
             f"(smallest norm {norms.min():.3g}, largest {norms.max():.3g})")
 
 
+def figure_png(fig: plt.Figure, dpi: int = 90) -> bytes:
+    """The figure rendered as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
 def gradient_explorer(X, y, *, seed: int = 0) -> widgets.VBox:
     """Depth, activation, initializer and weight scale in; per-layer gradient norms out.
 
-    Returns the widget box: make it the last expression of a cell to show it.
-
     Each change builds a fresh network and measures one gradient with
     :func:`course.diagnostics.gradient_profile` (well under a second on a laptop CPU).
+    Returns the widget box: make it the last expression of a cell to show it.
     """
     depth = widgets.IntSlider(value=6, min=1, max=30, description="depth", continuous_update=False)
     activation = widgets.Dropdown(options=ACTIVATIONS, value="sigmoid", description="activation")
@@ -38,21 +51,22 @@ def gradient_explorer(X, y, *, seed: int = 0) -> widgets.VBox:
                                   description="weight scale", continuous_update=False,
                                   tooltip="multiplies the initializer's standard deviation")
     summary = widgets.Label()
-    plot = widgets.Output()
+    image = widgets.Image(format="png")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    plt.close(fig)  # shown through the Image widget only, redrawn in place
 
-    def redraw(depth: int, activation: str, initializer: str, gain: float) -> None:
-        norms = gradient_profile(X, y, depth=depth, activation=activation,
-                                 initializer=initializer, gain=gain, seed=seed)
+    def redraw(_change=None) -> None:
+        norms = gradient_profile(X, y, depth=depth.value, activation=activation.value,
+                                 initializer=initializer.value, gain=gain.value, seed=seed)
         summary.value = describe_profile(norms)
-        with plot:
-            plot.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            plot_layer_norms({f"{activation}, {initializer} x{gain:.2g}": norms}, ax=ax)
-            plt.show(fig)
+        ax.clear()
+        plot_layer_norms({f"{activation.value}, {initializer.value} x{gain.value:.2g}": norms}, ax=ax)
+        image.value = figure_png(fig)
 
-    out = widgets.interactive_output(
-        redraw, {"depth": depth, "activation": activation, "initializer": initializer, "gain": gain}
-    )
+    for control in (depth, activation, initializer, gain):
+        control.observe(redraw, names="value")
+    redraw()
     controls = widgets.HBox([widgets.VBox([depth, gain]), widgets.VBox([activation, initializer])])
-    box = widgets.VBox([controls, plot, summary, out])
+    box = widgets.VBox([controls, image, summary])
+    box.figure = fig  # for tests and for saving
     return box

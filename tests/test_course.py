@@ -1,0 +1,221 @@
+"""Unit tests of the course package: instruments, checks, plots, widgets, seeding."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import course  # noqa: E402
+from course import checks, diagnostics, plots, widgets  # noqa: E402
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(32, 3)).astype("float32")
+Y = RNG.integers(0, 3, size=32)
+
+
+def softmax_model(n_in: int = 3, n_out: int = 3) -> keras.Model:
+    return keras.Sequential([keras.Input(shape=(n_in,)), keras.layers.Dense(n_out, activation="softmax")])
+
+
+# --- diagnostics ---------------------------------------------------------------------------------
+
+def test_gradient_norms_match_the_closed_form_of_softmax_regression():
+    course.set_seed(1)
+    model = softmax_model()
+    P = keras.ops.convert_to_numpy(model(X))
+    residual = (P - np.eye(3)[Y]) / len(X)  # d(mean cross-entropy)/d(logits)
+    norms = diagnostics.gradient_norms(model, X, Y)
+    assert list(norms) == [v.path for v in model.trainable_variables]
+    kernel_path, bias_path = list(norms)
+    np.testing.assert_allclose(norms[kernel_path], np.linalg.norm(X.T @ residual), rtol=1e-5)
+    np.testing.assert_allclose(norms[bias_path], np.linalg.norm(residual.sum(axis=0)), rtol=1e-5)
+
+
+def test_kernel_norms_keep_kernels_in_model_order():
+    course.set_seed(2)
+    model = diagnostics.probe_network(3, 3, depth=4, activation="tanh", width=8)
+    norms = diagnostics.gradient_norms(model, X, Y)
+    kernels = diagnostics.kernel_norms(norms)
+    assert kernels.shape == (5,)
+    np.testing.assert_array_equal(kernels, [v for p, v in norms.items() if p.endswith("/kernel")])
+
+
+def test_sigmoid_profile_vanishes_and_tanh_with_large_weights_explodes():
+    sigmoid = diagnostics.gradient_profile(X, Y, depth=6, activation="sigmoid")
+    assert diagnostics.first_last_ratio(sigmoid) < 1e-2
+    tanh_large = diagnostics.gradient_profile(X, Y, depth=6, activation="tanh",
+                                              initializer="random_normal", gain=20.0)
+    assert diagnostics.first_last_ratio(tanh_large) > 5
+    tanh_glorot = diagnostics.gradient_profile(X, Y, depth=6, activation="tanh")
+    assert 0.1 < diagnostics.first_last_ratio(tanh_glorot) < 10
+
+
+def test_gradient_profile_is_repeatable_for_a_seed():
+    a = diagnostics.gradient_profile(X, Y, depth=3, activation="relu", initializer="he_normal", seed=5)
+    b = diagnostics.gradient_profile(X, Y, depth=3, activation="relu", initializer="he_normal", seed=5)
+    c = diagnostics.gradient_profile(X, Y, depth=3, activation="relu", initializer="he_normal", seed=6)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_first_last_ratio_edge_cases():
+    assert diagnostics.first_last_ratio([1.0, 4.0]) == 0.25
+    assert diagnostics.first_last_ratio([1.0, 0.0]) == float("inf")
+    assert np.isnan(diagnostics.first_last_ratio([0.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    "name", ["glorot_uniform", "he_normal", "lecun_normal", "random_normal", "random_uniform"]
+)
+@pytest.mark.parametrize("gain", [0.5, 3.0])
+def test_scaled_initializer_multiplies_the_standard_deviation(name, gain):
+    shape = (400, 300)
+    base = keras.ops.convert_to_numpy(diagnostics.scaled_initializer(name, 1.0, seed=3)(shape))
+    scaled = keras.ops.convert_to_numpy(diagnostics.scaled_initializer(name, gain, seed=3)(shape))
+    np.testing.assert_allclose(scaled.std() / base.std(), gain, rtol=0.02)
+
+
+def test_scaled_initializer_keeps_keras_own_standard_deviation_at_gain_one():
+    shape = (500, 200)
+    ours = keras.ops.convert_to_numpy(diagnostics.scaled_initializer("he_normal", 1.0, seed=4)(shape))
+    theirs = keras.ops.convert_to_numpy(keras.initializers.HeNormal(seed=4)(shape))
+    np.testing.assert_allclose(ours.std(), theirs.std(), rtol=0.02)
+
+
+def test_scaled_initializer_rejects_constant_initializers():
+    with pytest.raises(ValueError, match="cannot scale"):
+        diagnostics.scaled_initializer("zeros", 2.0)
+
+
+def test_activation_stats_count_dead_and_saturated_units():
+    model = keras.Sequential([
+        keras.Input(shape=(2,)),
+        keras.layers.Dense(4, activation="relu", kernel_initializer="ones",
+                           bias_initializer=keras.initializers.Constant([0.0, 0.0, -100.0, -100.0])),
+        keras.layers.Dense(2, activation="sigmoid", kernel_initializer=keras.initializers.Constant(50.0)),
+    ])
+    X_pos = np.abs(RNG.normal(size=(10, 2))).astype("float32") + 0.1
+    relu, sigmoid = diagnostics.activation_stats(model, X_pos)
+    assert relu.dead_fraction == 0.5  # the two units with bias -100 never fire
+    assert relu.saturated_fraction == 0.0
+    assert sigmoid.saturated_fraction == 1.0  # huge positive inputs: outputs are 1
+    assert sigmoid.mean == pytest.approx(1.0)
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+def _mlp(units, activation="relu", init="he_normal"):
+    layers = [keras.Input(shape=(2,))]
+    layers += [keras.layers.Dense(n, activation=activation, kernel_initializer=init) for n in units[:-1]]
+    layers += [keras.layers.Dense(units[-1], activation="softmax")]
+    return keras.Sequential(layers)
+
+
+def test_check_dense_stack_accepts_the_right_model():
+    checks.check_dense_stack(_mlp([8, 4, 3]), n_features=2, units=[8, 4, 3],
+                             activations=["relu", "relu", "softmax"], initializer="he_normal")
+
+
+@pytest.mark.parametrize("model, kwargs, message", [
+    (_mlp([8, 3]), {}, "expected 3 Dense layers, found 2"),
+    (_mlp([8, 5, 3]), {}, "Dense layer 2 has 5 units, expected 4"),
+    (_mlp([8, 4, 3], activation="tanh"), {}, "Dense layer 1 uses activation 'tanh', expected 'relu'"),
+    (_mlp([8, 4, 3], init="glorot_uniform"), {}, "Dense layer 1 uses GlorotUniform, expected HeNormal"),
+    (_mlp([8, 4, 3]), {"n_features": 5}, "input shape should be (None, 5)"),
+])
+def test_check_dense_stack_says_what_is_wrong(model, kwargs, message):
+    arguments = dict(n_features=2, units=[8, 4, 3], activations=["relu", "relu", "softmax"],
+                     initializer="he_normal") | kwargs
+    with pytest.raises(AssertionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        checks.check_dense_stack(model, **arguments)
+
+
+def test_check_dense_stack_rejects_what_is_not_a_model():
+    with pytest.raises(AssertionError, match="should return a keras.Model"):
+        checks.check_dense_stack(None, n_features=2, units=[3], activations=["softmax"],
+                                 initializer="he_normal")
+
+
+def test_check_compiled():
+    model = _mlp([4, 3])
+    with pytest.raises(AssertionError, match="not compiled"):
+        checks.check_compiled(model, optimizer=keras.optimizers.Adam, loss="sparse_categorical_crossentropy")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(AssertionError, match="compiled with SGD, expected Adam"):
+        checks.check_compiled(model, optimizer=keras.optimizers.Adam, loss="sparse_categorical_crossentropy")
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy())
+    checks.check_compiled(model, optimizer=keras.optimizers.Adam, loss="sparse_categorical_crossentropy")
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(AssertionError, match="loss 'mse'"):
+        checks.check_compiled(model, optimizer=keras.optimizers.Adam, loss="sparse_categorical_crossentropy")
+
+
+def test_check_close_and_check_array_messages():
+    checks.check_close([1.0, 2.0], [1.0, 2.00001])
+    with pytest.raises(AssertionError, match="should have shape"):
+        checks.check_close([1.0], [1.0, 2.0], name="norms")
+    with pytest.raises(AssertionError, match="expected"):
+        checks.check_close([1.0, 3.0], [1.0, 2.0], name="norms")
+    with pytest.raises(AssertionError, match="array of numbers"):
+        checks.check_array({"a": 1}, name="norms")
+
+
+def test_check_keras_name():
+    checks.check_keras_name("elu", kind="activation")
+    checks.check_keras_name("he_normal", kind="initializer")
+    with pytest.raises(AssertionError, match="does not know"):
+        checks.check_keras_name("he-normal", kind="initializer")
+    with pytest.raises(AssertionError, match="as a name"):
+        checks.check_keras_name(keras.activations.elu, kind="activation")
+
+
+# --- plots and widgets -----------------------------------------------------------------------------
+
+def test_plot_layer_norms_draws_one_line_per_profile_on_a_log_axis():
+    ax = plots.plot_layer_norms({"a": [1e-3, 1e-1, 1.0], "b": [1.0, float("nan"), 2.0]})
+    assert ax.get_yscale() == "log"
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    assert np.isnan(ax.get_lines()[1].get_ydata()[1])  # non-finite values are gaps, not crashes
+
+
+def test_gradient_explorer_redraws_when_a_control_moves():
+    box = widgets.gradient_explorer(X, Y)
+    controls = box.children[0]
+    depth, gain = controls.children[0].children
+    activation, initializer = controls.children[1].children
+    summary = box.children[2]
+    line = box.figure.axes[0].get_lines
+    image = box.children[1]
+    first, first_png = summary.value, bytes(image.value)
+    assert first_png.startswith(b"\x89PNG")
+    assert first.startswith("first/last ratio")
+    assert len(line()) == 1 and len(line()[0].get_ydata()) == 7  # depth 6 + the output layer
+    depth.value = 12
+    assert len(line()) == 1 and len(line()[0].get_ydata()) == 13  # redrawn in place, not added
+    after_depth = (summary.value, line()[0].get_ydata().copy())
+    assert after_depth[0] != first
+    activation.value = "relu"
+    initializer.value = "he_normal"
+    assert line()[0].get_label().startswith("relu, he_normal")
+    assert not np.array_equal(line()[0].get_ydata(), after_depth[1])
+    assert bytes(image.value) != first_png
+
+
+def test_describe_profile():
+    assert "inf or NaN" in widgets.describe_profile([1.0, float("inf")])
+    assert "ratio = 0.5" in widgets.describe_profile([1.0, 2.0])
+
+
+def test_set_seed_makes_initial_weights_repeatable():
+    course.set_seed(11)
+    a = softmax_model().get_weights()[0]
+    course.set_seed(11)
+    b = softmax_model().get_weights()[0]
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError):
+        course.set_seed("42")

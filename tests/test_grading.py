@@ -1,0 +1,122 @@
+"""Every hidden test is itself tested, through stock ``nbgrader autograde``.
+
+For each notebook: the solution gets full marks, the blank release zero, each plausible
+wrong solution loses exactly the points of its exercise, other correct solutions get full
+marks, and broken notebooks (a cell that raises, deleted or duplicated cells) are graded
+as far as they go.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from autograder import notebooks
+from autograder.coursedir import nbgrader
+from tests.conftest import SUBMISSION_MODULES
+
+pytestmark = pytest.mark.notebooks
+
+ASSIGNMENTS = [name.rsplit(".", 1)[-1] for name in SUBMISSION_MODULES]
+
+
+@pytest.fixture(params=SUBMISSION_MODULES, ids=ASSIGNMENTS)
+def graded(request, graded_classes):
+    spec = __import__(request.param, fromlist=["ASSIGNMENT"])
+    return graded_classes[spec.ASSIGNMENT]
+
+
+def _lost(scores: dict[str, tuple[float, float]]) -> dict[str, float]:
+    return {cell: maximum - score for cell, (score, maximum) in scores.items() if score < maximum}
+
+
+def _tests_of(spec, exercise: str) -> set[str]:
+    return set(spec.EXERCISES[exercise])
+
+
+def test_solution_gets_full_marks(graded):
+    scores = graded.cell_scores("solution")
+    assert scores, "the solution was not graded"
+    assert _lost(scores) == {}
+
+
+def test_blank_release_gets_zero(graded):
+    scores = graded.cell_scores("blank")
+    assert scores and all(score == 0 for score, _ in scores.values()), scores
+
+
+def test_every_exercise_has_three_wrong_solutions(graded):
+    spec = graded.spec
+    for exercise in spec.EXERCISES:
+        count = sum(cell == exercise for cell, _ in spec.WRONG.values())
+        assert count >= 3, f"{exercise} has {count} wrong solutions; at least 3 are needed"
+
+
+def test_wrong_solutions_lose_exactly_their_exercise(graded):
+    spec = graded.spec
+    problems = []
+    for name, (exercise, _) in spec.WRONG.items():
+        scores = graded.cell_scores(f"wrong-{name}")
+        lost = _lost(scores)
+        expected = {cell: scores[cell][1] for cell in _tests_of(spec, exercise)}
+        if lost != expected:
+            problems.append(f"{name}: lost {lost}, expected to lose {expected}")
+    assert not problems, "\n".join(problems)
+
+
+def test_other_correct_solutions_get_full_marks(graded):
+    for name in graded.spec.RIGHT:
+        assert _lost(graded.cell_scores(f"right-{name}")) == {}, name
+
+
+def test_an_exercise_that_raises_costs_only_that_exercise(graded):
+    spec = graded.spec
+    second = list(spec.EXERCISES)[1]
+    assert set(_lost(graded.cell_scores("raises"))) == _tests_of(spec, second)
+
+
+def test_a_deleted_exercise_cell_costs_only_that_exercise(graded):
+    spec = graded.spec
+    first = list(spec.EXERCISES)[0]
+    assert set(_lost(graded.cell_scores("deleted-exercise"))) == _tests_of(spec, first)
+
+
+def test_deleted_or_duplicated_test_cells_are_restored_and_counted_once(graded):
+    solution = graded.cell_scores("solution")
+    for student in ("deleted-tests", "duplicated-tests"):
+        assert graded.cell_scores(student) == solution, student
+
+
+def _code_lines(text: str) -> set[str]:
+    return {line.strip() for line in text.splitlines() if len(line.strip()) > 25}
+
+
+def test_feedback_hides_hidden_tests(graded):
+    """A student whose hidden test failed gets its message, not its code or traceback."""
+    spec = graded.spec
+    student = next(f"wrong-{name}" for name, (exercise, _) in spec.WRONG.items()
+                   if exercise == list(spec.EXERCISES)[-1])
+    shard = graded.autograded_dir(student)
+    nbgrader(["generate_feedback", spec.ASSIGNMENT, "--student", student, "--force"], cwd=shard)
+    page = next((shard / "feedback" / student / spec.ASSIGNMENT).glob("*.html")).read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))  # the page as a reader sees it
+
+    source = notebooks.read(graded.course / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
+    hidden, visible = set(), set()
+    for cell in source.cells:
+        regions = re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        hidden |= {line for region in regions for line in _code_lines(region)}
+        if regions:
+            visible |= _code_lines(re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source,
+                                          flags=re.S))
+    hidden -= visible
+    assert hidden and visible
+    # The search works: the visible test code is on the page ...
+    assert any(line in text for line in visible), "visible test code not found: the search is broken"
+    # ... and no hidden line, marker or traceback is.
+    assert "HIDDEN TESTS" not in text
+    leaked = sorted(line for line in hidden if line in text)
+    assert not leaked, f"hidden-test code reached the feedback: {leaked[:3]}"
+    assert "the details of this test are hidden" in text
