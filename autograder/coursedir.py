@@ -32,13 +32,15 @@ def _environment() -> dict[str, str]:
             "PYTHONWARNINGS": "ignore"}
 
 
-def nbgrader(args: list[str], cwd: Path, *, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run an nbgrader command in a course directory; raise with its log when it fails."""
+def nbgrader(
+    args: list[str], cwd: Path, *, timeout: float | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run an nbgrader command in a course directory; with ``check``, raise with its log when it fails."""
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env=_environment(),
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
     return result
 
@@ -123,7 +125,10 @@ def autograde_students(
         shards.append(shard)
 
     def grade(shard: Path) -> list[CellScore]:
-        nbgrader(["autograde", assignment, "--force"], cwd=shard)
+        # nbgrader grades every student of the shard even when one fails (it then exits 1);
+        # a student it could not grade simply has no scores.  The log stays in the shard.
+        result = nbgrader(["autograde", assignment, "--force"], cwd=shard, check=False)
+        (shard / "autograde.log").write_text(result.stdout + result.stderr)
         return read_scores(shard, assignment)
 
     with ThreadPoolExecutor(workers) as pool:

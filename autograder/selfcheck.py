@@ -54,6 +54,7 @@ def selfcheck(assignments: list[str] | None = None, *, workers: int = 2, root: P
             scores = totals(autograde_students(course, assignment, pretend_students(course, assignment),
                                                workers=workers))
             names = sorted({notebook for (_, notebook) in scores})
-            for name in names:
-                rows.append(Row(assignment, name, scores[("solution", name)], scores[("blank", name)]))
+            for name in names:  # a student nbgrader could not grade at all scores 0/0, and fails
+                rows.append(Row(assignment, name, scores.get(("solution", name), (0.0, 0.0)),
+                                scores.get(("blank", name), (0.0, 0.0))))
     return rows

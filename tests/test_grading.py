@@ -104,14 +104,15 @@ def test_feedback_hides_hidden_tests(graded):
     text = html.unescape(re.sub(r"<[^>]+>", "", page))  # the page as a reader sees it
 
     source = notebooks.read(graded.course / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
-    hidden, visible = set(), set()
+    hidden, visible, elsewhere = set(), set(), set()
     for cell in source.cells:
         regions = re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S)
         hidden |= {line for region in regions for line in _code_lines(region)}
+        rest = _code_lines(re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S))
+        elsewhere |= rest
         if regions:
-            visible |= _code_lines(re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source,
-                                          flags=re.S))
-    hidden -= visible
+            visible |= rest
+    hidden -= elsewhere  # a line students can see anyway (in a solution, say) proves nothing
     assert hidden and visible
     # The search works: the visible test code is on the page ...
     assert any(line in text for line in visible), "visible test code not found: the search is broken"

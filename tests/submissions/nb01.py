@@ -100,6 +100,24 @@ WRONG = {
 }
 
 RIGHT = {
+    # Keras 2 habits that still work in Keras 3, with a warning: warnings must not cost points
+    "keras2-habits": {
+        "ex3-build-deep-mlp": '''
+import warnings
+
+def build_deep_mlp(n_features, n_classes, depth=6, first_width=128, width=64,
+                   activation="sigmoid", initializer="glorot_uniform"):
+    warnings.warn("a student's own warning")
+    model = keras.Sequential()
+    model.add(keras.layers.Dense(first_width, activation=activation, kernel_initializer=initializer,
+                                 input_shape=(n_features,)))
+    for _ in range(depth - 1):
+        model.add(keras.layers.Dense(width, activation=activation, kernel_initializer=initializer))
+    model.add(keras.layers.Dense(n_classes, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+''',
+    },
     "other-correct": {
         "ex1-kernel-gradient-norms": '''
 def kernel_gradient_norms(model, X, y):

@@ -1,9 +1,9 @@
-"""What students get back must not reveal the hidden tests."""
+"""nbgrader preprocessors the course configures (see nbgrader_config.py)."""
 
 from __future__ import annotations
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -25,4 +25,21 @@ class HideHiddenTests(ClearHiddenTests):
                         f"{output.get('ename', 'Error')}: {output.get('evalue', '')}",
                         "(the details of this test are hidden)",
                     ]
+        return cell, resources
+
+
+class DeduplicateGradeIds(DeduplicateIds):
+    """nbgrader's DeduplicateIds, minus its crash on the copies a student made.
+
+    A student who duplicates a graded cell leaves two cells with one grade_id.  nbgrader
+    keeps the last and empties the other's ``nbgrader`` metadata to ``{}``, which its own
+    schema check then rejects ("old version of the nbgrader metadata format") and the
+    whole notebook goes ungraded.  We remove the key instead: the copy becomes an
+    ordinary cell.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        if cell.get("metadata", {}).get("nbgrader", None) == {}:
+            del cell.metadata["nbgrader"]
         return cell, resources
