@@ -19,6 +19,7 @@ from tests.conftest import SUBMISSION_MODULES
 
 pytestmark = pytest.mark.notebooks
 
+HIDDEN_REGION = r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS"
 ASSIGNMENTS = [name.rsplit(".", 1)[-1] for name in SUBMISSION_MODULES]
 
 
@@ -106,9 +107,9 @@ def test_feedback_hides_hidden_tests(graded):
     source = notebooks.read(graded.course / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
     hidden, visible, elsewhere = set(), set(), set()
     for cell in source.cells:
-        regions = re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        regions = re.findall(HIDDEN_REGION, cell.source, re.S)
         hidden |= {line for region in regions for line in _code_lines(region)}
-        rest = _code_lines(re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S))
+        rest = _code_lines(re.sub(HIDDEN_REGION, "", cell.source, flags=re.S))
         elsewhere |= rest
         if regions:
             visible |= rest
@@ -121,3 +122,21 @@ def test_feedback_hides_hidden_tests(graded):
     leaked = sorted(line for line in hidden if line in text)
     assert not leaked, f"hidden-test code reached the feedback: {leaked[:3]}"
     assert "the details of this test are hidden" in text
+
+
+def test_solution_runs_without_a_single_error(graded):
+    """Not only the test cells: every cell of the solution runs clean, top to bottom."""
+    notebook_path = (graded.autograded_dir("solution") / "autograded" / "solution" / graded.spec.ASSIGNMENT
+                     / graded.spec.NOTEBOOK)
+    errors = [(index, output.get("ename"), output.get("evalue"))
+              for index, cell in enumerate(notebooks.read(notebook_path).cells)
+              for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    assert errors == []
+
+
+def test_every_exercise_is_covered(graded):
+    """Every solution cell of the notebook is either an exercise with wrong solutions or a manual answer."""
+    source = notebooks.read(graded.course / "source" / graded.spec.ASSIGNMENT / graded.spec.NOTEBOOK)
+    solution_cells = {notebooks.grade_id(cell) for cell in source.cells
+                      if notebooks.nbgrader_meta(cell).get("solution") and not notebooks.is_manual(cell)}
+    assert solution_cells == set(graded.spec.EXERCISES)
