@@ -7,6 +7,7 @@ must get full marks.
 
 ASSIGNMENT = "01_vanishing_exploding"
 NOTEBOOK = "01_vanishing_exploding.ipynb"
+BAD_INPUT = True  # also grade broken notebooks (cells deleted, duplicated, raising) built from this one
 
 # solution cell -> the test cells whose points it owns
 EXERCISES = {
