@@ -119,7 +119,8 @@ class LayerStats:
     saturated_fraction: float  # outputs within 1e-3 of the activation's bounds (sigmoid/tanh)
 
 
-def _layer_outputs(model: keras.Model, X) -> list[tuple[str, np.ndarray]]:
+def layer_outputs(model: keras.Model, X) -> list[tuple[str, np.ndarray]]:
+    """(layer name, output on X) for each layer of a Sequential model, in inference mode."""
     outputs, h = [], tf.convert_to_tensor(X)
     for layer in model.layers:
         h = layer(h, training=False)
@@ -130,7 +131,7 @@ def _layer_outputs(model: keras.Model, X) -> list[tuple[str, np.ndarray]]:
 def activation_stats(model: keras.Model, X) -> list[LayerStats]:
     """Per-layer mean, standard deviation, dead and saturated fractions of a Sequential model."""
     stats = []
-    for layer, (name, out) in zip(model.layers, _layer_outputs(model, X), strict=True):
+    for layer, (name, out) in zip(model.layers, layer_outputs(model, X), strict=True):
         flat = out.reshape(len(out), -1)
         dead = float(np.mean(np.all(flat == 0, axis=0)))
         act = getattr(getattr(layer, "activation", None), "__name__", "")

@@ -219,3 +219,11 @@ def test_set_seed_makes_initial_weights_repeatable():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError):
         course.set_seed("42")
+
+
+def test_layer_outputs_follow_the_layers():
+    model = _mlp([5, 4, 3])
+    outputs = diagnostics.layer_outputs(model, X[:, :2])
+    assert [name for name, _ in outputs] == [layer.name for layer in model.layers]
+    assert [out.shape for _, out in outputs] == [(32, 5), (32, 4), (32, 3)]
+    np.testing.assert_allclose(outputs[-1][1], keras.ops.convert_to_numpy(model(X[:, :2])), rtol=1e-6)
