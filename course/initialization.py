@@ -250,7 +250,7 @@ def activation_std_explorer(*, seed: int = 0):
     """
     import ipywidgets as widgets
 
-    from course.widgets import figure_png
+    from course.widgets import image_explorer
 
     activation = widgets.Dropdown(options=tuple(ACTIVATIONS), value="relu", description="activation")
     initializer = widgets.Dropdown(options=INITIAL_WEIGHTS, value="glorot_normal", description="weights")
@@ -258,23 +258,12 @@ def activation_std_explorer(*, seed: int = 0):
                                   continuous_update=False,
                                   tooltip="multiplies the initial weights' standard deviation")
     depth = widgets.IntSlider(value=50, min=1, max=100, description="depth", continuous_update=False)
-    summary = widgets.Label()
-    image = widgets.Image(format="png")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    plt.close(fig)  # shown through the Image widget only, redrawn in place
 
-    def redraw(_change=None) -> None:
+    def draw(ax) -> str:
         stds = activation_std_profile(activation.value, initializer.value, depth=depth.value,
                                       gain=gain.value, seed=seed)
-        summary.value = describe_std_profile(stds)
-        ax.clear()
         plot_activation_stds({f"{activation.value}, {initializer.value} ×{gain.value:.2g}": stds}, ax=ax)
-        image.value = figure_png(fig)
+        return describe_std_profile(stds)
 
-    for control in (activation, initializer, gain, depth):
-        control.observe(redraw, names="value")
-    redraw()
-    controls = widgets.HBox([widgets.VBox([activation, initializer]), widgets.VBox([gain, depth])])
-    box = widgets.VBox([controls, image, summary])
-    box.figure = fig  # for tests and for saving
-    return box
+    layout = widgets.HBox([widgets.VBox([activation, initializer]), widgets.VBox([gain, depth])])
+    return image_explorer([activation, initializer, gain, depth], layout, draw)

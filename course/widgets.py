@@ -50,23 +50,35 @@ def gradient_explorer(X, y, *, seed: int = 0) -> widgets.VBox:
     gain = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1.3, step=0.05,
                                   description="weight scale", continuous_update=False,
                                   tooltip="multiplies the initializer's standard deviation")
+    def draw(ax: plt.Axes) -> str:
+        norms = gradient_profile(X, y, depth=depth.value, activation=activation.value,
+                                 initializer=initializer.value, gain=gain.value, seed=seed)
+        plot_layer_norms({f"{activation.value}, {initializer.value} x{gain.value:.2g}": norms}, ax=ax)
+        return describe_profile(norms)
+
+    layout = widgets.HBox([widgets.VBox([depth, gain]), widgets.VBox([activation, initializer])])
+    return image_explorer([depth, activation, initializer, gain], layout, draw)
+
+
+def image_explorer(controls, layout: widgets.Widget, draw) -> widgets.VBox:
+    """The frame every explorer shares: ``layout`` (holding ``controls``), a plot and a summary line.
+
+    ``draw(ax)`` plots on a cleared axes and returns the summary text; it runs once now and
+    again whenever a control's value changes.  The figure is kept as ``box.figure`` for tests.
+    """
     summary = widgets.Label()
     image = widgets.Image(format="png")
     fig, ax = plt.subplots(figsize=(6, 3.5))
     plt.close(fig)  # shown through the Image widget only, redrawn in place
 
     def redraw(_change=None) -> None:
-        norms = gradient_profile(X, y, depth=depth.value, activation=activation.value,
-                                 initializer=initializer.value, gain=gain.value, seed=seed)
-        summary.value = describe_profile(norms)
         ax.clear()
-        plot_layer_norms({f"{activation.value}, {initializer.value} x{gain.value:.2g}": norms}, ax=ax)
+        summary.value = draw(ax)
         image.value = figure_png(fig)
 
-    for control in (depth, activation, initializer, gain):
+    for control in controls:
         control.observe(redraw, names="value")
     redraw()
-    controls = widgets.HBox([widgets.VBox([depth, gain]), widgets.VBox([activation, initializer])])
-    box = widgets.VBox([controls, image, summary])
-    box.figure = fig  # for tests and for saving
+    box = widgets.VBox([layout, image, summary])
+    box.figure = fig
     return box
