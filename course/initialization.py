@@ -13,8 +13,6 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from sklearn.datasets import load_digits
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from course.diagnostics import scaled_initializer
@@ -113,13 +111,6 @@ def plot_activation_stds(
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
     return ax
-
-
-def load_digits_standardized() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 1,797 handwritten digits: 8x8 pixels as 64 standardized float32 features, labels 0-9."""
-    digits = load_digits()
-    X = StandardScaler().fit_transform(digits.data).astype(np.float32)
-    return X, digits.target.astype(np.int64)
 
 
 def shuffled_batches(X, y, *, batch_size: int = 32, seed: int = 0) -> tf.data.Dataset:

@@ -103,7 +103,7 @@ def test_plot_activation_stds_draws_one_line_per_profile_on_a_log_axis():
 # --- data and training --------------------------------------------------------------------------
 
 def test_load_digits_standardized():
-    X, y = initialization.load_digits_standardized()
+    X, y = course.data.load_digits_standardized()
     assert X.shape == (1797, 64) and X.dtype == np.float32 and y.dtype == np.int64
     assert set(np.unique(y)) == set(range(10))
     varying = X.std(axis=0) > 0
@@ -185,7 +185,7 @@ def test_deep_relu_step_is_keras_sgd(momentum):
 
 
 def test_train_deep_relu_is_repeatable_and_learns():
-    X, y = initialization.load_digits_standardized()
+    X, y = course.data.load_digits_standardized()
     a = initialization.train_deep_relu(X[:300], y[:300], initializer="he_normal", depth=3, width=16, epochs=3,
                                        seed=1)
     b = initialization.train_deep_relu(X[:300], y[:300], initializer="he_normal", depth=3, width=16, epochs=3,
@@ -196,7 +196,7 @@ def test_train_deep_relu_is_repeatable_and_learns():
 
 def test_glorot_stalls_where_he_learns_at_depth_30():
     """The notebook's section 5, on one seed: Glorot's loss stays at ln(10), He's falls."""
-    X, y = initialization.load_digits_standardized()
+    X, y = course.data.load_digits_standardized()
     glorot = initialization.train_deep_relu(X, y, initializer="glorot_uniform", depth=30, epochs=3, seed=0)
     he = initialization.train_deep_relu(X, y, initializer="he_normal", depth=30, epochs=3, seed=0)
     assert abs(glorot["loss"][-1] - np.log(10)) < 1e-3
