@@ -56,24 +56,43 @@ class GradedClass:
                     if (shard / "autograded" / student).is_dir())
 
 
+def packed_wrong_solutions(spec) -> list[dict[str, str]]:
+    """Wrong solutions packed into as few students as possible: row k holds the k-th wrong of each exercise.
+
+    Exercises are independent by design (a test cell uses only its own exercise's object), so one student can
+    carry a wrong answer to every exercise at once; the test then checks each test cell separately. One
+    student per mutation would grade three times as many notebooks for the same evidence.
+    Each row maps an exercise's solution cell to the name of the wrong solution it carries.
+    """
+    rows: list[dict[str, str]] = []
+    seen: dict[str, int] = {}
+    for name, (exercise, _) in spec.WRONG.items():
+        index = seen[exercise] = seen.get(exercise, -1) + 1
+        if index == len(rows):
+            rows.append({})
+        rows[index][exercise] = name
+    return rows
+
+
 def pretend_class(spec, course: Path) -> dict[str, dict]:
     """Every pretend student of a notebook: solution, blank, wrong and other correct ones, broken ones."""
     release_nb = notebooks.read(course / "release" / spec.ASSIGNMENT / spec.NOTEBOOK)
     source_nb = notebooks.read(course / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
     solution = notebooks.solved(release_nb, source_nb)
     first_exercise, second_exercise = list(spec.EXERCISES)[:2]
-    first_tests = spec.EXERCISES[first_exercise][0]
+    first_tests, second_tests = spec.EXERCISES[first_exercise][0], spec.EXERCISES[second_exercise][0]
     students = {"solution": solution, "blank": release_nb}
     if getattr(spec, "BAD_INPUT", False):
         # nbgrader's handling of broken structure is the same for every notebook: one notebook proves it.
-        # An exercise cell that raises, a deleted exercise cell, deleted and duplicated test cells.
-        raising = {second_exercise: 'raise RuntimeError("oops")'}
-        students["raises"] = notebooks.with_cells_replaced(solution, raising)
-        students["deleted-exercise"] = _without_cell(solution, first_exercise)
-        students["deleted-tests"] = _without_cell(solution, first_tests)
-        students["duplicated-tests"] = _with_duplicate(solution, first_tests)
-    for name, (cell, source) in spec.WRONG.items():
-        students[f"wrong-{name}"] = notebooks.with_cells_replaced(solution, {cell: source})
+        # One student whose second exercise raises and whose first exercise cell is deleted; one who
+        # deleted the first test cell and duplicated the second.
+        broken = notebooks.with_cells_replaced(solution, {second_exercise: 'raise RuntimeError("oops")'})
+        students["raises-and-deleted-exercise"] = _without_cell(broken, first_exercise)
+        students["deleted-and-duplicated-tests"] = _with_duplicate(_without_cell(solution, first_tests),
+                                                                   second_tests)
+    for index, row in enumerate(packed_wrong_solutions(spec)):
+        replacements = {exercise: spec.WRONG[name][1] for exercise, name in row.items()}
+        students[f"wrong-{index}"] = notebooks.with_cells_replaced(solution, replacements)
     for name, cells in spec.RIGHT.items():
         students[f"right-{name}"] = notebooks.with_cells_replaced(solution, cells)
     return {student: {spec.NOTEBOOK: nb} for student, nb in students.items()}

@@ -15,7 +15,7 @@ import pytest
 
 from autograder import notebooks
 from autograder.coursedir import nbgrader
-from tests.conftest import SUBMISSION_MODULES
+from tests.conftest import SUBMISSION_MODULES, packed_wrong_solutions
 
 pytestmark = pytest.mark.notebooks
 
@@ -56,14 +56,20 @@ def test_every_exercise_has_three_wrong_solutions(graded):
 
 
 def test_wrong_solutions_lose_exactly_their_exercise(graded):
+    """Each wrong solution costs its exercise's test cells all their points, and no other cell any."""
     spec = graded.spec
     problems = []
-    for name, (exercise, _) in spec.WRONG.items():
-        scores = graded.cell_scores(f"wrong-{name}")
+    for index, row in enumerate(packed_wrong_solutions(spec)):
+        scores = graded.cell_scores(f"wrong-{index}")
+        assert scores, f"wrong-{index} was not graded"
         lost = _lost(scores)
-        expected = {cell: scores[cell][1] for cell in _tests_of(spec, exercise)}
-        if lost != expected:
-            problems.append(f"{name}: lost {lost}, expected to lose {expected}")
+        wronged_tests = {test for exercise in row for test in _tests_of(spec, exercise)}
+        for exercise, name in row.items():
+            for test in _tests_of(spec, exercise):
+                if lost.get(test) != scores[test][1]:
+                    problems.append(f"{name}: {test} lost {lost.get(test, 0)} of {scores[test][1]} points")
+        for test in set(lost) - wronged_tests:
+            problems.append(f"wrong-{index} ({', '.join(row.values())}) lost {lost[test]} points in {test}")
     assert not problems, "\n".join(problems)
 
 
@@ -77,25 +83,17 @@ def _needs_bad_input(spec):
         pytest.skip("broken-structure submissions are graded for one notebook only")
 
 
-def test_an_exercise_that_raises_costs_only_that_exercise(graded):
+def test_an_exercise_that_raises_or_is_deleted_costs_only_that_exercise(graded):
     spec = graded.spec
     _needs_bad_input(spec)
-    second = list(spec.EXERCISES)[1]
-    assert set(_lost(graded.cell_scores("raises"))) == _tests_of(spec, second)
-
-
-def test_a_deleted_exercise_cell_costs_only_that_exercise(graded):
-    spec = graded.spec
-    _needs_bad_input(spec)
-    first = list(spec.EXERCISES)[0]
-    assert set(_lost(graded.cell_scores("deleted-exercise"))) == _tests_of(spec, first)
+    first, second = list(spec.EXERCISES)[:2]
+    scores = graded.cell_scores("raises-and-deleted-exercise")
+    assert set(_lost(scores)) == _tests_of(spec, first) | _tests_of(spec, second)
 
 
 def test_deleted_or_duplicated_test_cells_are_restored_and_counted_once(graded):
     _needs_bad_input(graded.spec)
-    solution = graded.cell_scores("solution")
-    for student in ("deleted-tests", "duplicated-tests"):
-        assert graded.cell_scores(student) == solution, student
+    assert graded.cell_scores("deleted-and-duplicated-tests") == graded.cell_scores("solution")
 
 
 def _code_lines(text: str) -> set[str]:
@@ -105,8 +103,8 @@ def _code_lines(text: str) -> set[str]:
 def test_feedback_hides_hidden_tests(graded):
     """A student whose hidden test failed gets its message, not its code or traceback."""
     spec = graded.spec
-    student = next(f"wrong-{name}" for name, (exercise, _) in spec.WRONG.items()
-                   if exercise == list(spec.EXERCISES)[-1])
+    last = list(spec.EXERCISES)[-1]
+    student = next(f"wrong-{index}" for index, row in enumerate(packed_wrong_solutions(spec)) if last in row)
     shard = graded.autograded_dir(student)
     nbgrader(["generate_feedback", spec.ASSIGNMENT, "--student", student, "--force"], cwd=shard)
     page = next((shard / "feedback" / student / spec.ASSIGNMENT).glob("*.html")).read_text()
