@@ -9,15 +9,17 @@ import os
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearOutput,
     GetGrades,
+    IncludeHeaderFooter,
     OverwriteCells,
     OverwriteKernelspec,
 )
 
-from autograder.preprocessors import DeduplicateGradeIds, HideHiddenTests
+from autograder.preprocessors import AddLaunchCells, DeduplicateGradeIds, HideHiddenTests
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 here = Path(__file__).resolve().parent
@@ -26,6 +28,11 @@ c.CourseDirectory.course_id = "deep-networks-that-train"
 c.CourseDirectory.root = str(here)
 # Every assignment starts with the name field and the "restart and run all" reminder.
 c.IncludeHeaderFooter.header = str(here / "source" / "header.ipynb")
+# ... and before that, its Colab/Binder badges and the cell that installs `course` on Colab
+# (generated from [tool.course] in pyproject.toml: see autograder/launch.py).
+_release_steps = list(GenerateAssignment.class_traits()["preprocessors"].default())
+_release_steps.insert(_release_steps.index(IncludeHeaderFooter) + 1, AddLaunchCells)
+c.GenerateAssignment.preprocessors = _release_steps
 
 # The notebooks train networks: the default 30 s per cell is too short on a small CPU.
 # A cell that runs longer than this is interrupted and the grading goes on with the next.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds
+from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, NbGraderPreprocessor
+
+from autograder import launch
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -43,3 +45,19 @@ class DeduplicateGradeIds(DeduplicateIds):
         if cell.get("metadata", {}).get("nbgrader", None) == {}:
             del cell.metadata["nbgrader"]
         return cell, resources
+
+
+class AddLaunchCells(NbGraderPreprocessor):
+    """Release preprocessor: open each student notebook with its Colab/Binder badges and Colab's install cell.
+
+    Generated from ``[tool.course]`` in pyproject.toml (see :mod:`autograder.launch`), so the
+    repository address is written in one place and every badge names its own notebook.
+    """
+
+    def preprocess(self, nb, resources):
+        pub = launch.publication()
+        names = resources["nbgrader"]
+        path = f"release/{names['assignment']}/{names['notebook']}.ipynb"
+        nb.cells = launch.launch_cells(pub, path) + [
+            cell for cell in nb.cells if cell.get("id") not in launch.LAUNCH_CELL_IDS]
+        return nb, resources

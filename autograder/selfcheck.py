@@ -3,7 +3,9 @@
 Generates each assignment in a temporary course directory, submits two pretend
 students - ``solution`` (the release with the source's solutions filled in) and
 ``blank`` (the release as students get it) - autogrades them with nbgrader and
-prints one row per notebook.
+prints one row per notebook. ``repeat=N`` submits the solution N times (as N
+students, graded in fresh kernels): hidden training tests must give it full marks
+every time.
 """
 
 from __future__ import annotations
@@ -22,39 +24,48 @@ class Row:
     notebook: str
     solution: tuple[float, float]
     blank: tuple[float, float]
+    repeats: tuple[tuple[float, float], ...] = ()  # the solution's further gradings (``repeat`` > 1)
 
     @property
     def ok(self) -> bool:
-        return self.solution[1] > 0 and self.solution[0] == self.solution[1] and self.blank[0] == 0
+        runs = (self.solution, *self.repeats)
+        return all(maximum > 0 and score == maximum for score, maximum in runs) and self.blank[0] == 0
 
     def __str__(self) -> str:
         (s, s_max), (b, b_max) = self.solution, self.blank
         verdict = "ok" if self.ok else "FAIL"
         name = f"{self.assignment}/{self.notebook}"
-        return f"{name:<45} solution {s:g}/{s_max:g}   blank {b:g}/{b_max:g}   {verdict}"
+        again = f" (again: {', '.join(f'{score:g}' for score, _ in self.repeats)})" if self.repeats else ""
+        return f"{name:<45} solution {s:g}/{s_max:g}{again}   blank {b:g}/{b_max:g}   {verdict}"
 
 
-def pretend_students(course: Path, assignment: str) -> dict[str, dict]:
-    """The ``solution`` and ``blank`` submissions of every notebook of an assignment."""
+def pretend_students(course: Path, assignment: str, repeat: int = 1) -> dict[str, dict]:
+    """The ``solution`` and ``blank`` submissions of every notebook of an assignment.
+
+    With ``repeat`` > 1 the solution is also submitted as ``solution-2`` ... ``solution-<repeat>``.
+    """
     solution, blank = {}, {}
     for release_path in sorted((course / "release" / assignment).glob("*.ipynb")):
         release_nb = notebooks.read(release_path)
         source_nb = notebooks.read(course / "source" / assignment / release_path.name)
         blank[release_path.name] = release_nb
         solution[release_path.name] = notebooks.solved(release_nb, source_nb)
-    return {"solution": solution, "blank": blank}
+    students = {"solution": solution, "blank": blank}
+    students.update({f"solution-{run}": solution for run in range(2, repeat + 1)})
+    return students
 
 
-def selfcheck(assignments: list[str] | None = None, *, workers: int = 2, root: Path = REPO_ROOT) -> list[Row]:
-    """Grade the pretend students of each assignment; one Row per notebook."""
+def selfcheck(assignments: list[str] | None = None, *, workers: int = 2, repeat: int = 1,
+              root: Path = REPO_ROOT) -> list[Row]:
+    """Grade the pretend students of each assignment (the solution ``repeat`` times); one Row per notebook."""
     rows = []
     for assignment in assignments or source_assignments(root):
         with tempfile.TemporaryDirectory(prefix=f"selfcheck-{assignment}-") as tmp:
             course = new_course(Path(tmp) / "course", [assignment], root=root)
-            scores = totals(autograde_students(course, assignment, pretend_students(course, assignment),
-                                               workers=workers))
+            students = pretend_students(course, assignment, repeat)
+            scores = totals(autograde_students(course, assignment, students, workers=workers))
             names = sorted({notebook for (_, notebook) in scores})
             for name in names:  # a student nbgrader could not grade at all scores 0/0, and fails
-                rows.append(Row(assignment, name, scores.get(("solution", name), (0.0, 0.0)),
-                                scores.get(("blank", name), (0.0, 0.0))))
+                solution, blank, *repeats = (scores.get((student, name), (0.0, 0.0)) for student in students)
+                rows.append(Row(assignment, name, solution, blank, tuple(repeats)))
     return rows
