@@ -89,7 +89,10 @@ def test_release_notebooks_are_valid_and_have_the_header():
     for path in SOURCE_NOTEBOOKS:
         release = nbformat.read(str(ROOT / "release" / path.parent.name / path.name), as_version=4)
         nbformat.validate(release)
-        assert release.cells[1].source.startswith("NAME"), "the release starts with the name field"
+        ids = [cell.get("id") for cell in release.cells]
+        # the launch cells (badges, Colab's install cell), then the header: instructions and the name field
+        assert ids[:4] == ["launch-badges", "launch-colab-setup", "header-instructions", "student-name"], ids[:4]
+        assert release.cells[3].source.startswith("NAME")
 
 
 @pytest.mark.notebooks
