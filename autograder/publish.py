@@ -20,7 +20,7 @@ from autograder import notebooks
 from autograder.launch import publication, release_notebooks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STUDENT_FILES = ("release", "course", "pyproject.toml", "environment.yml")
+STUDENT_FILES = ("release", "course", "pyproject.toml", "environment.yml", "LICENSE")
 SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME")
 SOURCE_PATH = re.compile(r"(?<![\w.-])source/")

@@ -23,7 +23,7 @@ def edition(tmp_path_factory) -> Path:
 
 def test_the_edition_holds_release_course_packaging_and_a_readme(edition):
     assert {path.name for path in edition.iterdir()} == {
-        "release", "course", "pyproject.toml", "environment.yml", "README.md"}
+        "release", "course", "pyproject.toml", "environment.yml", "LICENSE", "README.md"}
     released = sorted(path.relative_to(ROOT / "release") for path in (ROOT / "release").glob("*/*.ipynb"))
     assert sorted(path.relative_to(edition / "release") for path in (edition / "release").glob("*/*.ipynb")) \
         == released

@@ -91,7 +91,8 @@ def test_release_notebooks_are_valid_and_have_the_header():
         nbformat.validate(release)
         ids = [cell.get("id") for cell in release.cells]
         # the launch cells (badges, Colab's install cell), then the header: instructions and the name field
-        assert ids[:4] == ["launch-badges", "launch-colab-setup", "header-instructions", "student-name"], ids[:4]
+        expected = ["launch-badges", "launch-colab-setup", "header-instructions", "student-name"]
+        assert ids[:4] == expected, ids[:4]
         assert release.cells[3].source.startswith("NAME")
 
 
@@ -104,12 +105,30 @@ def test_selfcheck_command_passes_and_prints_a_row_per_notebook():
     assert re.search(r"solution 18/18\s+blank 0/18\s+ok", row), row
 
 
-def test_environment_yml_names_the_same_dependencies_as_pyproject():
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+def _environment_pins() -> dict[str, str]:
     import yaml
 
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
     assert "." in pip_section, "environment.yml must install the course package itself"
-    assert sorted(spec for spec in pip_section if spec != ".") == sorted(project)
+    pins = {}
+    for spec in pip_section:
+        if spec != ".":
+            name, _, version = spec.partition("==")
+            assert version, f"environment.yml pins exact versions for Binder; {spec!r} is not a pin"
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_environment_yml_pins_the_dependencies_of_pyproject_within_its_ranges():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = [Requirement(spec) for spec in
+               tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    pins = _environment_pins()
+    assert sorted(pins) == sorted(requirement.name.lower() for requirement in project)
+    outside = [f"{requirement.name}=={pins[requirement.name.lower()]} is not in {requirement.specifier}"
+               for requirement in project if pins[requirement.name.lower()] not in requirement.specifier]
+    assert not outside, outside

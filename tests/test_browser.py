@@ -1,0 +1,236 @@
+"""The release notebooks in a real browser: JupyterLab, Debian's Chromium, driven by Playwright.
+
+For each release notebook: open it in JupyterLab, run every cell in turn (as a student pressing
+Shift+Enter), and check that the only errors are the blank exercises' ``NotImplementedError`` (and the
+visible tests under them, which fail for want of an answer), that every explorer widget shows its
+controls and a plot, and that moving a control redraws the plot. A screenshot of each notebook's
+explorers is saved under ``build/browser/`` (the path is printed).
+
+Skipped where no Chromium or Playwright is installed, unless ``COURSE_REQUIRE_BROWSER=1`` (CI sets it):
+then a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from autograder import notebooks
+from autograder.launch import release_notebooks
+
+pytestmark = [pytest.mark.notebooks, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "build" / "browser"
+CHROMIUM = next((path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium"))
+                 if path and Path(path).exists()), None)
+CELL_TIMEOUT_MS = 180_000
+# JupyterLab settings for the test: every cell in the page (no virtual scrolling), no news.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                       "checkForUpdates": False},
+}
+
+
+def _require_browser():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "the playwright package"
+    else:
+        missing = None if CHROMIUM else "Chromium (apt-get install chromium)"
+    if missing:
+        if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"COURSE_REQUIRE_BROWSER=1 but {missing} is not installed")
+        pytest.skip(f"{missing} is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A headless JupyterLab on a free loopback port with a token, serving a copy of release/."""
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "release", tmp / "release")  # JupyterLab saves into it: never the real release/
+    settings = tmp / "settings"
+    for name, values in LAB_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp / 'release'}",
+               "--ServerApp.port_retries=0"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = (tmp / "lab.log").open("w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"JupyterLab exited: {(tmp / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield {"base": base, "token": token, "root": tmp / "release"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _run_every_cell(page) -> int:
+    """Shift+Enter through the notebook, each code cell run to its end; returns the number of code cells."""
+    from playwright.sync_api import expect
+
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    total = cells.count()
+    cells.nth(0).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Escape")  # command mode: Shift+Enter runs the selected cell and selects the next
+    ran = 0
+    for index in range(total):
+        cell = cells.nth(index)
+        is_code = "jp-CodeCell" in (cell.get_attribute("class") or "")
+        page.keyboard.press("Shift+Enter")
+        if is_code:
+            prompt = cell.locator(".jp-InputPrompt")
+            expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=CELL_TIMEOUT_MS)
+            ran += 1
+    return ran
+
+
+def _errors(path: Path) -> list[tuple[str | None, str, str, str]]:
+    """(grade id, kind of cell, error name, message) of every error output in the saved notebook."""
+    found = []
+    for cell in notebooks.read(path).cells:
+        meta = notebooks.nbgrader_meta(cell)
+        kind = "exercise" if meta.get("solution") else "tests" if meta.get("grade") else "body"
+        found += [(meta.get("grade_id"), kind, output.get("ename"), output.get("evalue", ""))
+                  for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    return found
+
+
+def _exercise_names(source_path: Path) -> set[str]:
+    """The names the exercise cells of a source notebook define (functions, constants)."""
+    names = set()
+    for cell in notebooks.read(source_path).cells:
+        if cell.cell_type == "code" and notebooks.nbgrader_meta(cell).get("solution"):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                    names.add(node.name)
+                elif isinstance(node, ast.Assign):
+                    names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return names
+
+
+def _unexpected(errors, exercise_names: set[str]) -> list:
+    """The errors a blank release must not show.
+
+    Expected: the ``NotImplementedError`` of a blank exercise, wherever its function is called; a
+    ``NameError`` for a name only a (blank) exercise defines; and any failure of a visible test.
+    """
+    def expected(kind: str, ename: str, evalue: str) -> bool:
+        if kind == "tests" or ename == "NotImplementedError":
+            return True
+        undefined = re.fullmatch(r"name '(\w+)' is not defined", evalue)
+        return ename == "NameError" and bool(undefined) and undefined[1] in exercise_names
+
+    return [error for error in errors if not expected(*error[1:])]
+
+
+def _check_explorers(page, name: str) -> int:
+    """Every explorer shows controls and a plot, and redraws when a control moves; the number of explorers."""
+    explorers = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-image"))
+    count = explorers.count()
+    for index in range(count):
+        explorer = explorers.nth(index)
+        explorer.scroll_into_view_if_needed()
+        image = explorer.locator(".widget-image").first
+        sliders = explorer.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle")
+        dropdowns = explorer.locator(".widget-dropdown select")
+        assert sliders.count() + dropdowns.count() >= 1, f"{name}: explorer {index + 1} shows no controls"
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle(),
+                               timeout=60_000)
+        before = image.get_attribute("src")
+        if sliders.count():
+            sliders.first.focus()
+            page.keyboard.press("End")  # to the slider's far end: a different value whatever it started at
+        else:
+            options = dropdowns.first.locator("option").all_inner_texts()
+            current = dropdowns.first.input_value()
+            dropdowns.first.select_option(index=1 if options and current != options[1] else 0)
+        page.wait_for_function("([img, before]) => img.src !== before", arg=[image.element_handle(), before],
+                               timeout=60_000)
+        explorer.screenshot(path=str(SCREENSHOTS / f"{name}-explorer-{index + 1}.png"))
+    return count
+
+
+@pytest.mark.parametrize("path", release_notebooks(ROOT), ids=lambda path: Path(path).stem)
+def test_notebook_runs_in_jupyterlab_and_its_explorers_respond(lab, browser, path, request):
+    relative = Path(path).relative_to("release")
+    name = relative.stem
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab['base']}/lab/tree/{relative.as_posix()}?token={lab['token']}")
+        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
+        ran = _run_every_cell(page)
+        explorers = _check_explorers(page, name)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        saved = (lab["root"] / relative).stat().st_mtime
+        page.keyboard.press("Control+s")
+        for _ in range(60):
+            if (lab["root"] / relative).stat().st_mtime != saved:
+                break
+            page.wait_for_timeout(500)
+        page.wait_for_timeout(500)
+    finally:
+        page.close()
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(f"\n{name}: {ran} code cells run, {explorers} explorer(s); "
+                            f"screenshots in {SCREENSHOTS}")
+
+    assert explorers >= 1, f"{name}: no explorer widget rendered"
+    errors = _errors(lab["root"] / relative)
+    source = ROOT / "source" / relative
+    unexpected = _unexpected(errors, _exercise_names(source))
+    assert not unexpected, f"{name}: errors other than those of the blank exercises: {unexpected}"
+    failed_tests = {grade_id for grade_id, kind, *_ in errors if kind == "tests"}
+    graded = {notebooks.grade_id(cell) for cell in notebooks.read(source).cells
+              if notebooks.nbgrader_meta(cell).get("grade") and cell.cell_type == "code"}
+    assert failed_tests == graded, f"{name}: blank, every visible test must fail; these passed: " \
+                                   f"{sorted(graded - failed_tests)}"
