@@ -9,17 +9,18 @@ import os
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.converters import GenerateAssignment
+from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearOutput,
+    Execute,
     GetGrades,
     IncludeHeaderFooter,
     OverwriteCells,
     OverwriteKernelspec,
 )
 
-from autograder.preprocessors import AddLaunchCells, DeduplicateGradeIds, HideHiddenTests
+from autograder.preprocessors import AddLaunchCells, DeduplicateGradeIds, HideHiddenTests, SurvivingExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 here = Path(__file__).resolve().parent
@@ -38,6 +39,12 @@ c.GenerateAssignment.preprocessors = _release_steps
 # A cell that runs longer than this is interrupted and the grading goes on with the next.
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
+# A cell that kills the kernel (os._exit, a segfault, the memory cap) costs that cell, not the
+# whole notebook: the rest runs in a new kernel (see SurvivingExecute).
+c.Autograde.autograde_preprocessors = [
+    SurvivingExecute if step is Execute else step
+    for step in Autograde.class_traits()["autograde_preprocessors"].default()
+]
 
 # nbgrader gives zero to a test cell that writes anything to stderr. TensorFlow's C++
 # logs and Python warnings (a Keras deprecation, say) are not failures: keep the kernels

@@ -1,6 +1,8 @@
 """Command line: ``python -m autograder COMMAND``.
 
 selfcheck [ASSIGNMENT ...]   the solution earns full marks and the blank release zero
+grade ASSIGNMENT             autograde a class: parallel (or on Dask), limits, repairs, report, feedback
+collect ZIP_OR_FOLDER        an LMS download -> submitted/<student>/<assignment>/
 links                        the README's Colab and Binder badges, from [tool.course] in pyproject.toml
 publish DEST                 the student edition (release/, course/, packaging, README), leak-scanned
 """
@@ -45,6 +47,41 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from autograder.coursedir import nbgrader
+    from autograder.grading import Course, Limits, dask_runner, grade, local_runner
+    from autograder.report import write_report
+
+    course = Course(args.course, args.db_url)
+    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb or None)
+    runner = dask_runner(args.scheduler) if args.scheduler else local_runner(args.workers)
+    started = time.perf_counter()
+    rows = grade(course, args.assignment, students=args.student or None, limits=limits, runner=runner,
+                 force=args.force)
+    if not args.no_feedback and any(row.status != "not graded" for row in rows):
+        feedback = ["generate_feedback", args.assignment, "--force",
+                    f"--CourseDirectory.db_url={course.db_url}"]
+        for student in args.student or []:
+            feedback += ["--student", student]
+        nbgrader(feedback, cwd=course.root, check=False)
+    summary, csv_path, html_path = write_report(course, args.assignment, rows,
+                                                args.report or course.root / "reports",
+                                                time.perf_counter() - started)
+    print(summary)
+    print(f"report: {csv_path} and {html_path}; feedback in {course.root / 'feedback'}")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from autograder.intake import collect
+
+    report = collect(args.source, args.course, args.assignment or None)
+    print(report)
+    if args.report:
+        report.to_csv(args.report)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,6 +97,32 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--repeat", type=int, default=1, metavar="N",
                        help="grade the solution N times; every run must earn full marks (default: 1)")
     check.set_defaults(run=_selfcheck)
+    cores = len(os.sched_getaffinity(0))
+    grade = commands.add_parser(
+        "grade", help="autograde every submission of an assignment (parallel, limited, reported)",
+        description="Grades submitted/<student>/<assignment>/ with nbgrader, each student in a throw-away "
+                    "course directory, and writes grades to the gradebook, autograded/ and feedback/.")
+    grade.add_argument("assignment")
+    grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade.add_argument("--workers", type=int, default=cores, help="parallel gradings (default: %(default)s)")
+    grade.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): grade on that cluster")
+    grade.add_argument("--timeout", type=float, default=1200, help="seconds per notebook (default: %(default)s)")
+    grade.add_argument("--cell-timeout", type=int, default=300, help="seconds per cell (default: %(default)s)")
+    grade.add_argument("--memory-mb", type=int, default=3072,
+                       help="memory cap per kernel in MB, 0 for none (default: %(default)s)")
+    grade.add_argument("--db-url", help="gradebook URL (default: sqlite:///<course>/gradebook.db); "
+                                        "postgresql://... for a large class")
+    grade.add_argument("--course", type=Path, default=Path.cwd(), help="the course directory (default: here)")
+    grade.add_argument("--report", type=Path, help="folder for the CSV and HTML report (default: reports/)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already graded unchanged")
+    grade.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    grade.set_defaults(run=_grade)
+    collect = commands.add_parser("collect", help="place an LMS download into submitted/")
+    collect.add_argument("source", type=Path, help="a .zip file or a folder")
+    collect.add_argument("--assignment", action="append", help="only notebooks of this assignment")
+    collect.add_argument("--course", type=Path, default=Path.cwd(), help="the course directory (default: here)")
+    collect.add_argument("--report", type=Path, help="write the placement report as CSV here")
+    collect.set_defaults(run=_collect)
     links = commands.add_parser("links", help="print the README's badge table (Colab, Binder)")
     links.set_defaults(run=_links)
     pub = commands.add_parser("publish", help="write the student edition to DEST after a leak scan",

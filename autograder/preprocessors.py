@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
 from nbgrader import utils
-from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, Execute, NbGraderPreprocessor
 
 from autograder import launch
 
@@ -61,3 +66,50 @@ class AddLaunchCells(NbGraderPreprocessor):
         nb.cells = launch.launch_cells(pub, path) + [
             cell for cell in nb.cells if cell.get("id") not in launch.LAUNCH_CELL_IDS]
         return nb, resources
+
+
+KERNEL_DIED = "KernelDied"
+
+
+class SurvivingExecute(Execute):
+    """nbgrader's Execute, minus giving up on the whole notebook when a cell kills the kernel.
+
+    ``os._exit``, a segfault or the memory cap kill the kernel; nbgrader then records the
+    submission with every cell at zero. Here the cell that killed the kernel gets an error
+    output (``KernelDied``), a fresh kernel replays the cells before it (their outputs kept
+    from the first run) and execution goes on with the next cell: the notebook is graded
+    as far as it goes, and the test cells of that one exercise fail.
+    """
+
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        dead: set[int] = set()
+        start: int | None = 0
+        while start is not None:
+            start = self._run_from(start, dead, resources)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _run_from(self, start: int, dead: set[int], resources) -> int | None:
+        """Run cells from ``start`` in a new kernel; the index after a cell that killed it, or None."""
+        with self.setup_kernel():
+            info = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+            for index in range(start):  # rebuild the state the dead kernel had
+                if index not in dead and self.nb.cells[index].cell_type == "code":
+                    self.execute_cell(copy.deepcopy(self.nb.cells[index]), index, store_history=True)
+            for index in range(start, len(self.nb.cells)):
+                try:
+                    self.preprocess_cell(self.nb.cells[index], resources, index)
+                except DeadKernelError:
+                    dead.add(index)
+                    self.nb.cells[index].outputs.append(NotebookNode(
+                        output_type="error", ename=KERNEL_DIED,
+                        evalue="the kernel died running this cell (os._exit, a crash, or out of memory)",
+                        traceback=[f"{KERNEL_DIED}: the kernel died running this cell (os._exit, a crash, "
+                                   "or out of memory); the cells after it ran in a new kernel"]))
+                    self.log.warning("Kernel died in cell %d; going on in a new kernel", index)
+                    return index + 1
+        return None

@@ -76,7 +76,8 @@ def lab(tmp_path_factory):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), TF_CPP_MIN_LOG_LEVEL="3",
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"))  # nothing restored from earlier sessions
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp / 'release'}",
                "--ServerApp.port_retries=0"]
@@ -111,11 +112,11 @@ def browser(lab):
         chromium.close()
 
 
-def _run_every_cell(page) -> int:
+def _run_every_cell(page, panel) -> int:
     """Shift+Enter through the notebook, each code cell run to its end; returns the number of code cells."""
     from playwright.sync_api import expect
 
-    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    cells = panel.locator(".jp-Notebook .jp-Cell")
     total = cells.count()
     cells.nth(0).locator(".jp-InputPrompt").click()
     page.keyboard.press("Escape")  # command mode: Shift+Enter runs the selected cell and selects the next
@@ -170,9 +171,9 @@ def _unexpected(errors, exercise_names: set[str]) -> list:
     return [error for error in errors if not expected(*error[1:])]
 
 
-def _check_explorers(page, name: str) -> int:
+def _check_explorers(page, panel, name: str) -> int:
     """Every explorer shows controls and a plot, and redraws when a control moves; the number of explorers."""
-    explorers = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-image"))
+    explorers = panel.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-image"))
     count = explorers.count()
     for index in range(count):
         explorer = explorers.nth(index)
@@ -204,12 +205,16 @@ def test_notebook_runs_in_jupyterlab_and_its_explorers_respond(lab, browser, pat
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab['base']}/lab/tree/{relative.as_posix()}?token={lab['token']}")
-        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
-        ran = _run_every_cell(page)
-        explorers = _check_explorers(page, name)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        # ?reset: a fresh workspace, this notebook the only one open
+        page.goto(f"{lab['base']}/lab/tree/{relative.as_posix()}?reset&token={lab['token']}")
+        panel = page.locator(".jp-NotebookPanel:visible")
+        panel.locator(".jp-Cell").first.wait_for(timeout=120_000)
+        panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+        try:
+            ran = _run_every_cell(page, panel)
+            explorers = _check_explorers(page, panel, name)
+        finally:
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         saved = (lab["root"] / relative).stat().st_mtime
         page.keyboard.press("Control+s")
         for _ in range(60):

@@ -84,7 +84,7 @@ def _course_copy(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     for name in ("source", "release", "course"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "environment.yml"):
+    for name in ("pyproject.toml", "environment.yml", "LICENSE"):
         shutil.copy2(ROOT / name, root / name)
     return root
 
