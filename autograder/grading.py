@@ -225,6 +225,8 @@ class Course:
     db_url: str | None = None
 
     def __post_init__(self) -> None:
+        # nbgrader's Gradebook runs `alembic` by name when it creates a database: this Python's bin first
+        os.environ["PATH"] = _environment()["PATH"]
         self.root = Path(self.root).resolve()
         self.db_url = self.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
 
