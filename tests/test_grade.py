@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -245,3 +249,19 @@ def test_a_dask_cluster_gives_the_same_grades(graded, tmp_path):
     assert {row.student: row.score for row in again} == {student: rows[student].score for student in students}
     state = json.loads((course.root / "autograded" / "segfault" / tiny.ASSIGNMENT / ".autograder.json").read_text())
     assert state["score"] == rows["segfault"].score
+
+
+def test_the_command_line_reports_and_writes_feedback_without_hidden_tests(graded, tmp_path):
+    course, _, _, _ = graded
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", tiny.ASSIGNMENT, "--course", str(course.root),
+         "--student", "honest-a", "--student", "os-exit", "--report", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=course.root)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "unchanged 2" in result.stdout and "report:" in result.stdout
+    assert {path.name for path in tmp_path.iterdir()} == {f"{tiny.ASSIGNMENT}-grades.csv",
+                                                          f"{tiny.ASSIGNMENT}-report.html"}
+    page = next((course.root / "feedback" / "os-exit" / tiny.ASSIGNMENT).glob("*.html")).read_text()
+    page = html.unescape(re.sub(r"<[^>]+>", "", page))  # the page as a reader sees it
+    assert "add(-5, 5)" not in page and "HIDDEN TESTS" not in page  # the hidden tests stay hidden
+    assert "add(1, 2)" in page  # the visible ones are there
