@@ -188,7 +188,8 @@ def _check_explorers(page, panel, name: str) -> int:
         explorer = explorers.nth(index)
         explorer.scroll_into_view_if_needed()
         image = explorer.locator(".widget-image").first
-        sliders = explorer.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle")
+        # a slider can be disabled (a parameter the chosen activation does not have): move an enabled one
+        sliders = explorer.locator(".noUi-target:not([disabled]) .noUi-handle")
         dropdowns = explorer.locator(".widget-dropdown select")
         assert sliders.count() + dropdowns.count() >= 1, f"{name}: explorer {index + 1} shows no controls"
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle(),
@@ -220,6 +221,8 @@ def test_notebook_runs_in_jupyterlab_and_its_explorers_respond(lab, browser, pat
         panel.locator(".jp-Cell").first.wait_for(timeout=120_000)
         panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
         page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=120_000)
+        # nbgrader's student extension: the Validate button in the notebook's toolbar
+        assert panel.locator(".jp-Toolbar").get_by_text("Validate", exact=True).count() >= 1, "no Validate button"
         try:
             ran = _run_every_cell(page, panel)
             explorers = _check_explorers(page, panel, name)
