@@ -192,6 +192,7 @@ def activation_explorer(X, *, seed: int = 0, width: int = 100) -> widgets.VBox:
         label = activation.value + ("" if value is None else f" ({param.description} {value:.2g})")
         plot_depth_profiles({f"{label}, {initializer.value}": (means, stds)}, axes=(ax_mean, ax_std))
         summary.value = describe_depth_profile(means, stds)
+        fig.tight_layout()  # three panels side by side: keep each axis label off its neighbour
         image.value = figure_png(fig)
 
     def on_activation(_change) -> None:

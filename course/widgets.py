@@ -49,6 +49,7 @@ def gradient_explorer(X, y, *, seed: int = 0) -> widgets.VBox:
     initializer = widgets.Dropdown(options=INITIALIZERS, value="glorot_uniform", description="initializer")
     gain = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1.3, step=0.05,
                                   description="weight scale", continuous_update=False,
+                                  style={"description_width": "initial"},
                                   tooltip="multiplies the initializer's standard deviation")
     def draw(ax: plt.Axes) -> str:
         norms = gradient_profile(X, y, depth=depth.value, activation=activation.value,
