@@ -17,13 +17,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# The exact pins Binder builds (environment.yml's pip section), then the course package itself:
+# every fresh install here proves that section installs without conda.
+$(VENV)/.installed: pyproject.toml environment.yml tools/pip_section.py | $(BIN)/python
+	$(BIN)/python tools/pip_section.py environment.yml > $(VENV)/requirements-binder.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-binder.txt
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $@ $(VENV)/.installed
+	touch $@
 
 ## lab: open the course (the student notebooks in release/) in JupyterLab
 lab: $(VENV)/.installed
