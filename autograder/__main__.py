@@ -29,9 +29,13 @@ def _selfcheck(args: argparse.Namespace) -> int:
 
 
 def _links(args: argparse.Namespace) -> int:
-    from autograder.launch import readme_links
+    from autograder.launch import readme_links, update_readme
 
-    print(readme_links())
+    if args.write:
+        changed = update_readme(args.write)
+        print(f"{args.write}: links {'updated' if changed else 'already up to date'}")
+    else:
+        print(readme_links())
     return 0
 
 
@@ -124,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     collect.add_argument("--report", type=Path, help="write the placement report as CSV here")
     collect.set_defaults(run=_collect)
     links = commands.add_parser("links", help="print the README's badge table (Colab, Binder)")
+    links.add_argument("--write", type=Path, metavar="README", help="rewrite the links block of this README")
     links.set_defaults(run=_links)
     pub = commands.add_parser("publish", help="write the student edition to DEST after a leak scan",
                               description="Exit 1, writing nothing, if the leak scan finds anything.")

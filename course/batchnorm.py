@@ -1,0 +1,462 @@
+"""Batch Normalization (notebook 04): a fast training loop, the with/without-BN experiments, the explorer.
+
+The experiments train Keras models (their ``BatchNormalization`` layers are Keras' own); only the loop
+around them is ours, because ``model.fit`` spends more time tracing and bookkeeping than these small
+networks spend learning.  ``moving_statistics_trace`` simulates one feature of a BN layer in NumPy for
+the explorer; the tests check it against ``keras.layers.BatchNormalization`` step by step.  Nothing
+here is an exercise solution: the notebook's exercises write the NumPy forward pass and the original
+model's builder themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+History = dict[str, list[float]]
+
+
+# --- the networks of the experiments ---------------------------------------------------------------
+
+def deep_network(
+    *,
+    depth: int = 8,
+    units: int = 50,
+    activation: str = "sigmoid",
+    initializer: str = "glorot_uniform",
+    batch_norm: bool = False,
+    momentum: float = 0.99,
+    input_shape: tuple[int, ...] = (28, 28),
+    n_classes: int = 10,
+) -> keras.Sequential:
+    """An uncompiled MLP: Flatten, ``depth`` hidden Dense layers, a softmax output.
+
+    With ``batch_norm`` a ``BatchNormalization(momentum=momentum)`` layer follows every hidden Dense
+    layer (after its activation, the placement of the notebook's original model); that is the only
+    difference between the two versions of the experiment.
+    """
+    layers: list = [keras.Input(shape=input_shape), keras.layers.Flatten()]
+    for _ in range(depth):
+        layers.append(keras.layers.Dense(units, activation=activation, kernel_initializer=initializer))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(momentum=momentum))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers)
+
+
+def inference_accuracy(model: keras.Model, X, y) -> float:
+    """Accuracy of ``model(X, training=False)``: what ``evaluate`` and ``predict`` use (moving statistics)."""
+    probabilities = keras.ops.convert_to_numpy(model(np.asarray(X, dtype=np.float32), training=False))
+    return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(y)))
+
+
+def batch_statistics_accuracy(model: keras.Model, X, y) -> float:
+    """Accuracy when every BN layer normalizes ``X`` with the statistics of ``X`` itself (training mode).
+
+    The moving statistics are put back afterwards: a call with ``training=True`` updates them.
+    """
+    saved = [(v, keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
+    probabilities = keras.ops.convert_to_numpy(model(np.asarray(X, dtype=np.float32), training=True))
+    for variable, value in saved:
+        variable.assign(value)
+    return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(y)))
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+class Trainer:
+    """Mini-batch training of one Keras model, traced once and reusable for many seeds and learning rates.
+
+    Each epoch is one call of a compiled TensorFlow loop over that epoch's mini-batches (the examples
+    reshuffled every epoch, the last incomplete batch dropped), with the same updates as ``model.fit``:
+    mean sparse categorical cross-entropy, the optimizer's step, BN layers in training mode.  Training
+    ``loss`` and ``accuracy`` are averaged over the epoch's batches, as ``fit`` reports them;
+    ``val_accuracy`` is measured after each epoch in inference mode (moving statistics).
+    """
+
+    def __init__(self, model: keras.Model, optimizer: str | keras.optimizers.Optimizer = "adam", *,
+                 learning_rate: float | None = None, batch_size: int = 32):
+        self.model = model
+        self.optimizer = keras.optimizers.get(optimizer)  # a name gives a fresh instance
+        if learning_rate is not None:
+            self.optimizer.learning_rate = learning_rate
+        self.optimizer.build(model.trainable_variables)
+        self.batch_size = int(batch_size)
+        self._loss = keras.losses.SparseCategoricalCrossentropy()
+        self._epoch = None
+
+    def _make_epoch(self):
+        model, optimizer, loss_fn = self.model, self.optimizer, self._loss
+        variables = model.trainable_variables
+
+        @tf.function(reduce_retracing=True)
+        def epoch(X, y, batches):
+            n_batches = tf.shape(batches)[0]
+            total_loss, total_accuracy = tf.constant(0.0), tf.constant(0.0)
+            for step in tf.range(n_batches):
+                X_batch, y_batch = tf.gather(X, batches[step]), tf.gather(y, batches[step])
+                with tf.GradientTape() as tape:
+                    probabilities = model(X_batch, training=True)
+                    loss = loss_fn(y_batch, probabilities)
+                grads = tape.gradient(loss, variables)
+                optimizer.apply_gradients(zip(grads, variables, strict=True))
+                hits = tf.equal(tf.argmax(probabilities, axis=1), tf.cast(y_batch, tf.int64))
+                total_loss += tf.cast(loss, tf.float32)
+                total_accuracy += tf.reduce_mean(tf.cast(hits, tf.float32))
+            n = tf.cast(n_batches, tf.float32)
+            return total_loss / n, total_accuracy / n
+
+        return epoch
+
+    def fit(self, X, y, *, epochs: int, seed: int = 0, validation: tuple | None = None) -> History:
+        """Train for ``epochs`` epochs (shuffling from ``seed``); returns a ``History.history``-like dict."""
+        X = tf.constant(np.asarray(X, dtype=np.float32))
+        y = tf.constant(np.asarray(y, dtype=np.int64))
+        n_batches = len(X) // self.batch_size
+        if n_batches == 0:
+            raise ValueError(f"{len(X)} examples make no complete batch of {self.batch_size}")
+        if self._epoch is None:
+            self._epoch = self._make_epoch()
+        rng = np.random.default_rng(seed)
+        history: History = {"loss": [], "accuracy": []}
+        if validation is not None:
+            history["val_accuracy"] = []
+        for _ in range(epochs):
+            order = rng.permutation(len(X))[:n_batches * self.batch_size]
+            batches = tf.constant(order.reshape(n_batches, self.batch_size))
+            loss, accuracy = self._epoch(X, y, batches)
+            history["loss"].append(float(loss))
+            history["accuracy"].append(float(accuracy))
+            if validation is not None:
+                history["val_accuracy"].append(inference_accuracy(self.model, *validation))
+        return history
+
+    def reset(self, weights: Sequence[np.ndarray], learning_rate: float | None = None) -> None:
+        """Start again from ``weights`` (those of ``model.get_weights()``) with a fresh optimizer state."""
+        self.model.set_weights(weights)
+        rate = float(self.optimizer.learning_rate) if learning_rate is None else learning_rate
+        for variable in self.optimizer.variables:
+            variable.assign(tf.zeros_like(variable))
+        self.optimizer.learning_rate = rate
+
+
+def train(model: keras.Model, X, y, *, epochs: int, optimizer: str = "adam",
+          learning_rate: float | None = None, batch_size: int = 32, seed: int = 0,
+          validation: tuple | None = None) -> History:
+    """Train ``model`` with mini-batches (see :class:`Trainer`); returns the per-epoch history."""
+    trainer = Trainer(model, optimizer, learning_rate=learning_rate, batch_size=batch_size)
+    return trainer.fit(X, y, epochs=epochs, seed=seed, validation=validation)
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One training run of a learning-rate sweep."""
+
+    batch_norm: bool
+    learning_rate: float
+    seed: int
+    loss: float  # training loss of the last epoch (nan if it diverged)
+    accuracy: float  # training accuracy of the last epoch
+    val_accuracy: float  # inference-mode accuracy on the validation set after training
+
+
+def learning_rate_sweep(
+    build: Callable[[bool], keras.Model],
+    data,
+    *,
+    learning_rates: Sequence[float],
+    seeds: Sequence[int],
+    epochs: int = 5,
+    optimizer: str = "sgd",
+    batch_size: int = 32,
+) -> list[SweepRun]:
+    """Train ``build(batch_norm)`` for every (batch_norm, learning rate, seed); one trace per architecture.
+
+    ``build(batch_norm)`` returns an uncompiled model (called once per seed under ``course.set_seed``
+    to draw its initial weights).  ``data`` is a :class:`course.data.Dataset`.
+    """
+    from course.reproducibility import set_seed
+
+    runs = []
+    for batch_norm in (False, True):
+        trainer = None
+        for seed in seeds:
+            set_seed(seed)
+            fresh = build(batch_norm)
+            if trainer is None:
+                trainer = Trainer(fresh, optimizer, batch_size=batch_size)
+            initial = fresh.get_weights()
+            for rate in learning_rates:
+                trainer.reset(initial, learning_rate=rate)
+                history = trainer.fit(data.X_train, data.y_train, epochs=epochs, seed=seed,
+                                      validation=(data.X_valid, data.y_valid))
+                runs.append(SweepRun(batch_norm, float(rate), int(seed), history["loss"][-1],
+                                     history["accuracy"][-1], history["val_accuracy"][-1]))
+    return runs
+
+
+# --- what the moving statistics know -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MovingCheck:
+    """How far one BN layer's moving statistics are from the statistics of its inputs on a data set."""
+
+    name: str
+    mean_error: float  # median over features of |moving_mean - mean| / std
+    variance_ratio: float  # median over features of moving_variance / variance
+
+
+def bn_inputs(model: keras.Sequential, X) -> list[tuple[keras.layers.BatchNormalization, np.ndarray]]:
+    """Each BN layer of a Sequential model with its inputs on X, in training mode (all of X as one batch).
+
+    The moving statistics are left as they were (a training-mode call would update them).
+    """
+    saved = [(v, keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
+    found, h = [], tf.convert_to_tensor(np.asarray(X, dtype=np.float32))
+    try:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                found.append((layer, keras.ops.convert_to_numpy(h)))
+            h = layer(h, training=True)
+    finally:
+        for variable, value in saved:
+            variable.assign(value)
+    return found
+
+
+def moving_statistics_report(model: keras.Sequential, X) -> list[MovingCheck]:
+    """Compare every BN layer's moving mean and variance with the mean and variance of its inputs on X."""
+    report = []
+    for layer, inputs in bn_inputs(model, X):
+        mean, variance = inputs.mean(axis=0), inputs.var(axis=0)
+        moving_mean = keras.ops.convert_to_numpy(layer.moving_mean)
+        moving_variance = keras.ops.convert_to_numpy(layer.moving_variance)
+        varying = variance > 1e-6  # constant features (blank border pixels) have no ratio
+        if not np.any(varying):
+            report.append(MovingCheck(layer.name, float("nan"), float("nan")))
+            continue
+        std = np.sqrt(variance[varying])
+        report.append(MovingCheck(
+            layer.name,
+            float(np.median(np.abs(moving_mean[varying] - mean[varying]) / std)),
+            float(np.median(moving_variance[varying] / variance[varying])),
+        ))
+    return report
+
+
+def recalibrate(model: keras.Sequential, X) -> None:
+    """Set every BN layer's moving mean and variance to the (biased) statistics of its inputs on X.
+
+    The inputs come from one training-mode pass over all of X (see :func:`bn_inputs`), so that
+    inference afterwards normalizes exactly as that pass did.  No weight is trained.
+    """
+    for layer, inputs in bn_inputs(model, X):
+        layer.moving_mean.assign(inputs.mean(axis=0))
+        layer.moving_variance.assign(inputs.var(axis=0))
+
+
+def layer_summary(model: keras.Model) -> list[str]:
+    """One short string per layer, input to output: ``"Dense(50, elu)"``, ``"BatchNormalization"``, ...
+
+    A Dense layer without bias shows ``no bias``; an Activation layer its function.  The input layer
+    of a functional model is left out.
+    """
+    summary = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.layers.Dense):
+            activation = getattr(layer.activation, "__name__", "linear")
+            summary.append(f"Dense({layer.units}, {activation}{'' if layer.use_bias else ', no bias'})")
+        elif isinstance(layer, keras.layers.Activation):
+            summary.append(f"Activation({getattr(layer.activation, '__name__', layer.activation)})")
+        else:
+            summary.append(type(layer).__name__)
+    return summary
+
+
+def parameter_counts(model: keras.Model) -> tuple[int, int]:
+    """(trainable, non-trainable) numbers of parameters, as ``model.summary()`` reports them."""
+    def count(variables):
+        return int(sum(np.prod(v.shape) for v in variables))
+
+    return count(model.trainable_weights), count(model.non_trainable_weights)
+
+
+# --- one feature of a BN layer, step by step (the explorer) ---------------------------------------------
+
+@dataclass(frozen=True)
+class MovingTrace:
+    """One feature through a BN layer in training: batch and moving statistics after each step."""
+
+    batch_mean: np.ndarray
+    batch_variance: np.ndarray
+    moving_mean: np.ndarray  # after the step's update
+    moving_variance: np.ndarray
+    gap: np.ndarray  # RMS difference between the batch's training and inference outputs (gamma 1, beta 0)
+    population_mean: float
+    population_variance: float
+
+
+def moving_statistics_trace(values, *, batch_size: int = 32, momentum: float = 0.99, steps: int = 200,
+                            epsilon: float = 1e-3, seed: int = 0) -> MovingTrace:
+    """Simulate Keras' BN layer on one feature whose values over the training set are ``values``.
+
+    Each step takes the next mini-batch (reshuffled every epoch, incomplete batches dropped), computes
+    its mean and (biased) variance, and updates ``moving = momentum * moving + (1 - momentum) * batch``
+    from Keras' initial values (mean 0, variance 1).  ``gap`` compares, on that batch, the training
+    output ``(x - batch mean) / sqrt(batch variance + epsilon)`` with the inference output from the
+    moving statistics after the update.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    batch_size = int(min(max(batch_size, 1), len(values)))
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be between 0 and 1, got {momentum}")
+    rng = np.random.default_rng(seed)
+    per_epoch = len(values) // batch_size
+    moving_mean, moving_variance = 0.0, 1.0
+    rows = np.empty((steps, 5))
+    order = np.empty(0, dtype=int)
+    for step in range(steps):
+        if step % per_epoch == 0:
+            order = rng.permutation(len(values))
+        batch = values[order[(step % per_epoch) * batch_size:(step % per_epoch + 1) * batch_size]]
+        mean, variance = batch.mean(), batch.var()
+        moving_mean = momentum * moving_mean + (1 - momentum) * mean
+        moving_variance = momentum * moving_variance + (1 - momentum) * variance
+        training = (batch - mean) / np.sqrt(variance + epsilon)
+        inference = (batch - moving_mean) / np.sqrt(moving_variance + epsilon)
+        gap = np.sqrt(np.mean((training - inference) ** 2))
+        rows[step] = mean, variance, moving_mean, moving_variance, gap
+    return MovingTrace(*rows.T.copy(), population_mean=float(values.mean()),
+                       population_variance=float(values.var()))
+
+
+def describe_trace(trace: MovingTrace) -> str:
+    """One line about the end of a trace (used under the explorer's plot)."""
+    return (f"after {len(trace.gap)} steps: moving mean {trace.moving_mean[-1]:.3f} "
+            f"(data {trace.population_mean:.3f}), moving std {np.sqrt(trace.moving_variance[-1]):.3f} "
+            f"(data {np.sqrt(trace.population_variance):.3f}); training vs inference output: "
+            f"RMS difference {trace.gap[-1]:.3f}")
+
+
+def plot_trace(trace: MovingTrace, *, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """Batch means (dots), moving mean and moving std (lines) per step, the data's values dashed."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    steps = np.arange(1, len(trace.gap) + 1)
+    ax.plot(steps, trace.batch_mean, ".", color="C0", alpha=0.25, ms=3, label="batch mean")
+    ax.plot(steps, trace.moving_mean, color="C0", label="moving mean")
+    ax.plot(steps, np.sqrt(trace.moving_variance), color="C1", label="moving std")
+    ax.plot(steps, trace.gap, color="C2", lw=0.8, label="train/inference RMS gap")
+    ax.axhline(trace.population_mean, color="C0", ls="--", lw=0.8)
+    ax.axhline(np.sqrt(trace.population_variance), color="C1", ls="--", lw=0.8)
+    ax.set_xlabel("training step")
+    ax.set_title(title or "One feature's statistics (dashed: over the whole training set)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="upper right")
+    return ax
+
+
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+MOMENTA = (0.0, 0.5, 0.9, 0.99, 0.999)
+
+
+def moving_statistics_explorer(values, *, seed: int = 0):
+    """Batch size, momentum and number of steps in; the moving statistics of one feature out.
+
+    Each change reruns :func:`moving_statistics_trace` (NumPy, milliseconds).  Returns the widget box:
+    make it the last expression of a cell to show it.
+    """
+    import ipywidgets as widgets
+
+    from course.widgets import image_explorer
+
+    batch_size = widgets.Dropdown(options=BATCH_SIZES, value=32, description="batch size")
+    momentum = widgets.Dropdown(options=MOMENTA, value=0.99, description="momentum")
+    steps = widgets.IntSlider(value=200, min=10, max=3000, step=10, description="steps",
+                              continuous_update=False)
+
+    def draw(ax) -> str:
+        trace = moving_statistics_trace(values, batch_size=batch_size.value, momentum=momentum.value,
+                                        steps=steps.value, seed=seed)
+        plot_trace(trace, ax=ax, title=f"batch size {batch_size.value}, momentum {momentum.value}")
+        return describe_trace(trace)
+
+    layout = widgets.HBox([widgets.VBox([batch_size, momentum]), steps])
+    return image_explorer([batch_size, momentum, steps], layout, draw)
+
+
+# --- figures --------------------------------------------------------------------------------------------
+
+def plot_curves(histories: Mapping[str, History], *, axes: Sequence[plt.Axes] | None = None):
+    """Training loss, training accuracy and inference-mode validation accuracy per epoch."""
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    for label, history in histories.items():
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        axes[0].plot(epochs, history["loss"], marker="o", label=label)
+        axes[1].plot(epochs, history["accuracy"], marker="o", label=label)
+        if "val_accuracy" in history:
+            axes[2].plot(epochs, history["val_accuracy"], marker="o", label=label)
+    for ax, name in zip(axes, ("training loss", "training accuracy", "validation accuracy (inference mode)"),
+                        strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize="small")
+    return axes
+
+
+def hidden_dense_stats(model: keras.Sequential, X) -> list:
+    """``diagnostics.activation_stats`` of the hidden Dense layers only (not BN, Flatten or the output)."""
+    from course.diagnostics import activation_stats
+
+    stats = activation_stats(model, X)
+    dense = [s for layer, s in zip(model.layers, stats, strict=True) if isinstance(layer, keras.layers.Dense)]
+    return dense[:-1]
+
+
+def plot_layer_stats(stats: Mapping[str, Sequence], *, axes: Sequence[plt.Axes] | None = None):
+    """Mean and standard deviation of each hidden layer's outputs, one line per model (from
+    :func:`hidden_dense_stats`)."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for label, dense in stats.items():
+        index = np.arange(1, len(dense) + 1)
+        axes[0].plot(index, [s.mean for s in dense], marker="o", label=label)
+        axes[1].plot(index, [s.std for s in dense], marker="o", label=label)
+    axes[0].set_title("mean of each hidden layer's outputs")
+    axes[1].set_title("std of each hidden layer's outputs")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("hidden Dense layer (1 = next to the input)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    return axes
+
+
+def sweep_table(runs: Sequence[SweepRun]) -> str:
+    """A Markdown table: per (BN, learning rate), diverged runs and min / mean / max of each metric."""
+    def spread(values) -> str:
+        values = np.asarray(values, dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return "–"
+        return f"{values.min():.2f} / {values.mean():.2f} / {values.max():.2f}"
+
+    lines = ["| BN | learning rate | diverged | training loss | training accuracy "
+             "| validation accuracy (inference) |", "|---|---|---|---|---|---|"]
+    keys = sorted({(run.batch_norm, run.learning_rate) for run in runs})
+    for batch_norm, rate in keys:
+        group = [run for run in runs if (run.batch_norm, run.learning_rate) == (batch_norm, rate)]
+        diverged = sum(not np.isfinite(run.loss) for run in group)
+        lines.append(f"| {'yes' if batch_norm else 'no'} | {rate:g} | {diverged} of {len(group)} | "
+                     f"{spread([r.loss for r in group])} | {spread([r.accuracy for r in group])} | "
+                     f"{spread([r.val_accuracy for r in group])} |")
+    return "\n".join(lines)
