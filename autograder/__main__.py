@@ -63,11 +63,10 @@ def _grade(args: argparse.Namespace) -> int:
     rows = grade(course, args.assignment, students=args.student or None, limits=limits, runner=runner,
                  force=args.force)
     if not args.no_feedback and any(row.status != "not graded" for row in rows):
-        feedback = ["generate_feedback", args.assignment, "--force",
-                    f"--CourseDirectory.db_url={course.db_url}"]
-        for student in args.student or []:
-            feedback += ["--student", student]
-        nbgrader(feedback, cwd=course.root, check=False)
+        feedback = ["generate_feedback", args.assignment, "--force", f"--CourseDirectory.db_url={course.db_url}"]
+        # nbgrader takes one --student (the last one given): one run per named student, else one for all
+        for student in args.student or [None]:
+            nbgrader(feedback + (["--student", student] if student else []), cwd=course.root, check=False)
     summary, csv_path, html_path = write_report(course, args.assignment, rows,
                                                 args.report or course.root / "reports",
                                                 time.perf_counter() - started)

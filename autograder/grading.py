@@ -276,7 +276,8 @@ def _gradebook_knows(course: Course, assignment: str) -> bool:
 
 def fingerprint(files: dict[str, bytes], limits: Limits) -> str:
     """What was graded: the submission's files and the limits (a change of either regrades)."""
-    digest = hashlib.sha256(json.dumps(asdict(limits), sort_keys=True).encode())
+    numbers = {key: None if value is None else float(value) for key, value in asdict(limits).items()}
+    digest = hashlib.sha256(json.dumps(numbers, sort_keys=True).encode())  # 120 and 120.0 are one limit
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     return digest.hexdigest()
