@@ -93,4 +93,5 @@ def test_grades_go_to_a_postgresql_gradebook(tmp_path, postgres_url):
     with Gradebook(postgres_url) as gradebook:
         stored = {s.student_id: s.code_score for s in gradebook.assignment_submissions(tiny.ASSIGNMENT)}
     assert stored == {"full": 5, "half": 2, "none": 0}
-    assert not (root / "gradebook.db").exists() or "sqlite" not in postgres_url  # nothing went to SQLite
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as local:  # the course's SQLite file got no grades
+        assert local.assignment_submissions(tiny.ASSIGNMENT) == []
