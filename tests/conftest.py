@@ -14,7 +14,7 @@ from autograder.coursedir import CellScore, autograde_students, new_course
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_SUBMISSION_MODULES = ["tests.submissions.nb01", "tests.submissions.nb02", "tests.submissions.nb03",
-                          "tests.submissions.nb04", "tests.submissions.nb05"]
+                          "tests.submissions.nb04", "tests.submissions.nb05", "tests.submissions.nb06"]
 # COURSE_EXTRA_SUBMISSIONS=tests.submissions.nb02 adds a notebook still being written.
 ALL_SUBMISSION_MODULES += [name for name in os.environ.get("COURSE_EXTRA_SUBMISSIONS", "").split(",") if name]
 # COURSE_ASSIGNMENTS=02_initialization,03_activations grades only those notebooks' pretend classes.
@@ -76,7 +76,7 @@ def packed_wrong_solutions(spec) -> list[dict[str, str]]:
 
 
 def pretend_class(spec, course: Path) -> dict[str, dict]:
-    """Every pretend student of a notebook: solution, blank, wrong and other correct ones, broken ones."""
+    """Every pretend student of a notebook: solution, blank, wrong, other correct and partial ones, broken ones."""
     release_nb = notebooks.read(course / "release" / spec.ASSIGNMENT / spec.NOTEBOOK)
     source_nb = notebooks.read(course / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
     solution = notebooks.solved(release_nb, source_nb)
@@ -96,6 +96,9 @@ def pretend_class(spec, course: Path) -> dict[str, dict]:
         students[f"wrong-{index}"] = notebooks.with_cells_replaced(solution, replacements)
     for name, cells in spec.RIGHT.items():
         students[f"right-{name}"] = notebooks.with_cells_replaced(solution, cells)
+    # Partial answers to an exercise graded in tiers: each must earn the tiers it reaches and no more.
+    for name, (exercise, source) in getattr(spec, "PARTIAL", {}).items():
+        students[f"partial-{name}"] = notebooks.with_cells_replaced(solution, {exercise: source})
     return {student: {spec.NOTEBOOK: nb} for student, nb in students.items()}
 
 

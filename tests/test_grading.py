@@ -78,6 +78,34 @@ def test_other_correct_solutions_get_full_marks(graded):
         assert _lost(graded.cell_scores(f"right-{name}")) == {}, name
 
 
+def test_partial_answers_earn_exactly_their_tiers(graded):
+    """Each partial repair of a tiered exercise earns the points listed in TIERS, every other cell full marks."""
+    spec = graded.spec
+    if not getattr(spec, "PARTIAL", None):
+        pytest.skip("no exercise of this notebook is graded in tiers")
+    assert set(spec.PARTIAL) == set(spec.TIERS), "every partial answer needs its expected tiers, and only those"
+    problems = []
+    for name, expected in spec.TIERS.items():
+        scores = graded.cell_scores(f"partial-{name}")
+        assert scores, f"partial-{name} was not graded"
+        assert set(expected) <= set(scores), f"{name}: TIERS names cells the notebook lacks"
+        for cell, (score, maximum) in scores.items():
+            if score != expected.get(cell, maximum):
+                problems.append(f"{name}: {cell} got {score} of {maximum}, expected {expected.get(cell, maximum)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_tiers_are_reachable_one_by_one(graded):
+    """The partial answers climb the tiers: for each test cell of the tiered exercise, one earns it, one misses it."""
+    spec = graded.spec
+    if not getattr(spec, "TIERS", None):
+        pytest.skip("no exercise of this notebook is graded in tiers")
+    cells = {cell for expected in spec.TIERS.values() for cell in expected}
+    for cell in sorted(cells):
+        earned = {expected[cell] > 0 for expected in spec.TIERS.values()}
+        assert earned == {True, False}, f"no partial answer {'misses' if True in earned else 'earns'} {cell}"
+
+
 def _needs_bad_input(spec):
     if not getattr(spec, "BAD_INPUT", False):
         pytest.skip("broken-structure submissions are graded for one notebook only")
