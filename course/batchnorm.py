@@ -18,6 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from course.training import TrainingLoop, epoch_batches
+
 History = dict[str, list[float]]
 
 
@@ -72,11 +74,11 @@ def batch_statistics_accuracy(model: keras.Model, X, y) -> float:
 class Trainer:
     """Mini-batch training of one Keras model, traced once and reusable for many seeds and learning rates.
 
-    Each epoch is one call of a compiled TensorFlow loop over that epoch's mini-batches (the examples
-    reshuffled every epoch, the last incomplete batch dropped), with the same updates as ``model.fit``:
-    mean sparse categorical cross-entropy, the optimizer's step, BN layers in training mode.  Training
-    ``loss`` and ``accuracy`` are averaged over the epoch's batches, as ``fit`` reports them;
-    ``val_accuracy`` is measured after each epoch in inference mode (moving statistics).
+    Each epoch is one call of a compiled TensorFlow loop (:class:`course.training.TrainingLoop`) over that
+    epoch's mini-batches (the examples reshuffled every epoch, the last incomplete batch dropped), with the
+    same updates as ``model.fit``: mean sparse categorical cross-entropy, the optimizer's step, BN layers in
+    training mode.  Training ``loss`` and ``accuracy`` are averaged over the epoch's batches, as ``fit``
+    reports them; ``val_accuracy`` is measured after each epoch in inference mode (moving statistics).
     """
 
     def __init__(self, model: keras.Model, optimizer: str | keras.optimizers.Optimizer = "adam", *,
@@ -85,63 +87,27 @@ class Trainer:
         self.optimizer = keras.optimizers.get(optimizer)  # a name gives a fresh instance
         if learning_rate is not None:
             self.optimizer.learning_rate = learning_rate
-        self.optimizer.build(model.trainable_variables)
         self.batch_size = int(batch_size)
-        self._loss = keras.losses.SparseCategoricalCrossentropy()
-        self._epoch = None
-
-    def _make_epoch(self):
-        model, optimizer, loss_fn = self.model, self.optimizer, self._loss
-        variables = model.trainable_variables
-
-        @tf.function(reduce_retracing=True)
-        def epoch(X, y, batches):
-            n_batches = tf.shape(batches)[0]
-            total_loss, total_accuracy = tf.constant(0.0), tf.constant(0.0)
-            for step in tf.range(n_batches):
-                X_batch, y_batch = tf.gather(X, batches[step]), tf.gather(y, batches[step])
-                with tf.GradientTape() as tape:
-                    probabilities = model(X_batch, training=True)
-                    loss = loss_fn(y_batch, probabilities)
-                grads = tape.gradient(loss, variables)
-                optimizer.apply_gradients(zip(grads, variables, strict=True))
-                hits = tf.equal(tf.argmax(probabilities, axis=1), tf.cast(y_batch, tf.int64))
-                total_loss += tf.cast(loss, tf.float32)
-                total_accuracy += tf.reduce_mean(tf.cast(hits, tf.float32))
-            n = tf.cast(n_batches, tf.float32)
-            return total_loss / n, total_accuracy / n
-
-        return epoch
+        self._loop = TrainingLoop(model, self.optimizer, loss=keras.losses.SparseCategoricalCrossentropy())
 
     def fit(self, X, y, *, epochs: int, seed: int = 0, validation: tuple | None = None) -> History:
         """Train for ``epochs`` epochs (shuffling from ``seed``); returns a ``History.history``-like dict."""
-        X = tf.constant(np.asarray(X, dtype=np.float32))
-        y = tf.constant(np.asarray(y, dtype=np.int64))
-        n_batches = len(X) // self.batch_size
-        if n_batches == 0:
-            raise ValueError(f"{len(X)} examples make no complete batch of {self.batch_size}")
-        if self._epoch is None:
-            self._epoch = self._make_epoch()
-        rng = np.random.default_rng(seed)
+        batches = epoch_batches(len(X), batch_size=self.batch_size, epochs=epochs, seed=seed)
         history: History = {"loss": [], "accuracy": []}
         if validation is not None:
             history["val_accuracy"] = []
-        for _ in range(epochs):
-            order = rng.permutation(len(X))[:n_batches * self.batch_size]
-            batches = tf.constant(order.reshape(n_batches, self.batch_size))
-            loss, accuracy = self._epoch(X, y, batches)
-            history["loss"].append(float(loss))
-            history["accuracy"].append(float(accuracy))
+        for epoch in batches:
+            steps = self._loop.run(X, y, epoch)
+            history["loss"].append(float(np.mean(steps.loss)))
+            history["accuracy"].append(float(np.mean(steps.accuracy)))
             if validation is not None:
                 history["val_accuracy"].append(inference_accuracy(self.model, *validation))
         return history
 
     def reset(self, weights: Sequence[np.ndarray], learning_rate: float | None = None) -> None:
         """Start again from ``weights`` (those of ``model.get_weights()``) with a fresh optimizer state."""
-        self.model.set_weights(weights)
         rate = float(self.optimizer.learning_rate) if learning_rate is None else learning_rate
-        for variable in self.optimizer.variables:
-            variable.assign(tf.zeros_like(variable))
+        self._loop.reset(weights)
         self.optimizer.learning_rate = rate
 
 

@@ -17,12 +17,12 @@ import ipywidgets as widgets
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
-import tensorflow as tf
 
 from course import checks, diagnostics
 from course.data import load_digits_standardized
 from course.plots import plot_layer_norms
 from course.reproducibility import set_seed
+from course.training import TrainingLoop, epoch_batches
 from course.widgets import image_explorer
 
 
@@ -203,60 +203,29 @@ class Run:
 
 
 class _Runner:
-    """A model whose training loop is traced once; each run first copies a fresh model's weights into it."""
+    """A builder's training loop, traced once; each run first resets it to a fresh model's weights."""
 
     def __init__(self, model: keras.Model):
         self.model = model
         self.signature = _signature(model)
-        model.optimizer.build(model.trainable_variables)
-        self.optimizer_start = [v.numpy() for v in model.optimizer.variables]
-        self.loop = tf.function(self._loop)
-
-    def _loop(self, X, y, order):
-        model, optimizer = self.model, self.model.optimizer
-        variables = model.trainable_variables
-        steps = tf.shape(order)[0]
-        losses = tf.TensorArray(tf.float32, size=steps)
-        norms = tf.TensorArray(tf.float32, size=steps)
-        for step in tf.range(steps):
-            X_batch, y_batch = tf.gather(X, order[step]), tf.gather(y, order[step])
-            with tf.GradientTape() as tape:
-                y_pred = model(X_batch, training=True)
-                loss = model.compute_loss(x=X_batch, y=y_batch, y_pred=y_pred, training=True)
-            grads = tape.gradient(loss, variables)
-            norms = norms.write(step, tf.stack([tf.norm(g) for g in grads]))
-            optimizer.apply(grads, variables)  # clips first, when the optimizer was given clipnorm & co.
-            losses = losses.write(step, tf.cast(loss, tf.float32))
-        return losses.stack(), norms.stack()
+        self.loop = TrainingLoop(model)  # the model's compiled optimizer (clipping included) and loss
 
     def run(self, initial_weights: list[np.ndarray], split: Split, seed: int, budget: Budget,
             build: Callable[[], keras.Model]) -> Run:
         model = self.model
-        model.set_weights(initial_weights)
-        for variable, value in zip(model.optimizer.variables, self.optimizer_start, strict=True):
-            variable.assign(value)
-        rng = np.random.default_rng(seed)
-        n_batches = len(split.X_train) // budget.batch_size  # the incomplete last batch is left out
-        order = np.concatenate([rng.permutation(len(split.X_train))[:n_batches * budget.batch_size]
-                                for _ in range(budget.epochs)]).reshape(-1, budget.batch_size)
-        # A new builder traces a new loop: TensorFlow's warning about retracing is expected here.
-        logger = tf.get_logger()
-        level = logger.level
-        logger.setLevel("ERROR")
-        try:
-            losses, norms = self.loop(tf.constant(split.X_train), tf.constant(split.y_train), tf.constant(order))
-        finally:
-            logger.setLevel(level)
-        losses, norms = losses.numpy(), norms.numpy()
+        self.loop.reset(initial_weights)
+        batches = epoch_batches(len(split.X_train), batch_size=budget.batch_size, epochs=budget.epochs, seed=seed)
+        steps = self.loop.run(split.X_train, split.y_train, batches.reshape(-1, budget.batch_size))
         with np.errstate(all="ignore"):
             train_loss = _mean_cross_entropy(model, split.X_train, split.y_train)
             probabilities = keras.ops.convert_to_numpy(model(split.X_test, training=False))
             accuracy = float(np.mean(np.argmax(probabilities, axis=1) == split.y_test))
             if not np.all(np.isfinite(probabilities)):
                 accuracy = 0.0  # a NaN network predicts nothing (argmax of NaN is 0, a class)
-        return Run(step_loss=losses, grad_norms=norms, variable_paths=[v.path for v in model.trainable_variables],
+        return Run(step_loss=steps.loss, grad_norms=steps.grad_norms,
+                   variable_paths=[v.path for v in model.trainable_variables],
                    train_loss=train_loss, test_accuracy=accuracy,
-                   epoch_loss=losses.reshape(budget.epochs, -1).mean(axis=1), weights=model.get_weights(),
+                   epoch_loss=steps.loss.reshape(budget.epochs, -1).mean(axis=1), weights=model.get_weights(),
                    _build=build)
 
 
@@ -377,26 +346,10 @@ def saturation_experiment(*, split_seed: int = 0, depth: int = 4, width: int = 1
            for i in range(depth)]
         + [keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=standard_initializer(seed + depth))]
     )
-    optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
-    optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-
-    @tf.function
-    def train_steps(X, y, order):
-        losses = tf.TensorArray(tf.float32, size=tf.shape(order)[0])
-        for step in tf.range(tf.shape(order)[0]):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(tf.gather(y, order[step]), model(tf.gather(X, order[step]), training=True))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply(grads, model.trainable_variables)
-            losses = losses.write(step, loss)
-        return tf.reduce_mean(losses.stack())
-
-    rng = np.random.default_rng(seed)
-    n_batches = len(split.X_train) // batch_size
-    order = np.concatenate([rng.permutation(len(split.X_train))[:n_batches * batch_size]
-                            for _ in range(epochs)]).reshape(-1, batch_size)
-    X, y = tf.constant(split.X_train), tf.constant(split.y_train)
+    loop = TrainingLoop(model, keras.optimizers.SGD(learning_rate=learning_rate),
+                        loss=keras.losses.SparseCategoricalCrossentropy())
+    order = epoch_batches(len(split.X_train), batch_size=batch_size, epochs=epochs, seed=seed)
+    order = order.reshape(-1, batch_size)
     probe = split.X_test[:n_probe]
     records: dict[str, list] = {"step": [], "mean": [], "std": [], "low": [], "high": [], "loss": []}
 
@@ -411,16 +364,10 @@ def saturation_experiment(*, split_seed: int = 0, depth: int = 4, width: int = 1
         records["loss"].append(loss)
 
     record(0, float("nan"))
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        for start in range(0, len(order), record_every):
-            chunk = tf.constant(order[start:start + record_every])
-            loss = float(train_steps(X, y, chunk))
-            record(start + len(chunk), loss)
-    finally:
-        logger.setLevel(level)
+    for start in range(0, len(order), record_every):
+        chunk = order[start:start + record_every]
+        steps = loop.run(split.X_train, split.y_train, chunk)
+        record(start + len(chunk), float(np.mean(steps.loss)))
     return {key: np.array(value, dtype=float) for key, value in records.items()}
 
 

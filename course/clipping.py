@@ -4,7 +4,8 @@ Keras optimizers clip inside ``apply_gradients``: the gradient a training step c
 clipped only on its way into the update.  So the loop here measures the **global norm of
 the gradient before clipping** (what the threshold is compared with) at every step, then
 hands the unclipped gradient to the optimizer.  The whole run is one compiled TensorFlow
-loop; :class:`SeedRunner` re-runs one setting under many seeds without compiling it again.
+loop (:mod:`course.training`); :class:`SeedRunner` re-runs one setting under many seeds without
+compiling it again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.reproducibility import set_seed
+from course.training import TrainingLoop, step_batches
 
 # The exploding run: a deep ReLU network on the standardized digits, SGD with momentum at a
 # learning rate 15 times Keras' default (notebook 05 tabulates what it does over 20 seeds).
@@ -75,53 +77,20 @@ def _finite_max(values) -> float:
 
 def batch_indices(n_examples: int, *, steps: int, batch_size: int, seed: int) -> np.ndarray:
     """``(steps, batch_size)`` example indices: one shuffled pass after another, repeatable from ``seed``."""
-    rng = np.random.default_rng(seed)
-    n_passes = -(-steps * batch_size // n_examples)  # ceiling division
-    order = np.concatenate([rng.permutation(n_examples) for _ in range(n_passes)])
-    return order[:steps * batch_size].reshape(steps, batch_size)
+    return step_batches(n_examples, steps=steps, batch_size=batch_size, seed=seed)
 
 
-class _RecordingLoop:
-    """One model and one optimizer, their training loop compiled once by TensorFlow."""
+def _logits_loss() -> keras.losses.Loss:
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, X, y):
-        self.model, self.optimizer = model, optimizer
-        self.X = tf.constant(np.asarray(X, dtype=np.float32))
-        self.y = tf.constant(np.asarray(y, dtype=np.int64))
-        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        optimizer.build(model.trainable_variables)
-        self.loop = tf.function(self._loop)
 
-    def _loop(self, indices):
-        variables = self.model.trainable_variables
-        steps = tf.shape(indices)[0]
-        losses = tf.TensorArray(tf.float32, size=steps)
-        norms = tf.TensorArray(tf.float32, size=steps)
-        for step in tf.range(steps):
-            batch = indices[step]
-            with tf.GradientTape() as tape:
-                logits = self.model(tf.gather(self.X, batch), training=True)
-                loss = self.loss_fn(tf.gather(self.y, batch), logits)
-            grads = tape.gradient(loss, variables)
-            norms = norms.write(step, tf.linalg.global_norm(grads))  # before clipping
-            losses = losses.write(step, loss)
-            self.optimizer.apply_gradients(zip(grads, variables, strict=True))  # clips, then steps
-        logits = self.model(self.X, training=False)
-        final_loss = self.loss_fn(self.y, logits)
-        accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1), self.y), tf.float32))
-        return losses.stack(), norms.stack(), final_loss, accuracy
-
-    def __call__(self, indices: np.ndarray) -> Run:
-        # A fresh loop per model is expected: keep TensorFlow's retracing warning quiet.
-        logger = tf.get_logger()
-        level = logger.level
-        logger.setLevel("ERROR")
-        try:
-            losses, norms, final_loss, accuracy = self.loop(tf.constant(indices))
-        finally:
-            logger.setLevel(level)
-        return Run(losses.numpy().astype(float), norms.numpy().astype(float), float(final_loss),
-                   float(accuracy))
+def _recorded_run(loop: TrainingLoop, X, y, indices: np.ndarray) -> Run:
+    """Train ``loop`` on the mini-batches ``indices``; then measure loss and accuracy on all of (X, y)."""
+    steps = loop.run(X, y, indices)
+    logits = loop.model(np.asarray(X, dtype=np.float32), training=False)
+    final_loss = float(_logits_loss()(np.asarray(y), logits))
+    accuracy = float(np.mean(np.argmax(keras.ops.convert_to_numpy(logits), axis=1) == np.asarray(y)))
+    return Run(steps.loss.astype(float), steps.global_grad_norm, final_loss, accuracy)
 
 
 def record_training(model: keras.Model, optimizer: keras.optimizers.Optimizer, X, y, *, steps: int = STEPS,
@@ -129,11 +98,12 @@ def record_training(model: keras.Model, optimizer: keras.optimizers.Optimizer, X
     """Train ``model`` in place with ``optimizer`` on mini-batches of (X, y); record every step.
 
     The loss is the mean sparse categorical cross-entropy of the model's logits.  At each step the
-    loop computes the gradient, records its global norm (all variables together, **before** the
-    optimizer's clipping) and the batch loss, then calls ``optimizer.apply_gradients``.
+    loop (:class:`course.training.TrainingLoop`) computes the gradient, records its global norm (all
+    variables together, **before** the optimizer's clipping) and the batch loss, then calls
+    ``optimizer.apply_gradients``.
     """
-    loop = _RecordingLoop(model, optimizer, X, y)
-    return loop(batch_indices(len(X), steps=steps, batch_size=batch_size, seed=seed))
+    loop = TrainingLoop(model, optimizer, loss=_logits_loss())
+    return _recorded_run(loop, X, y, batch_indices(len(X), steps=steps, batch_size=batch_size, seed=seed))
 
 
 class SeedRunner:
@@ -148,17 +118,14 @@ class SeedRunner:
     def __init__(self, build_model: Callable[[], keras.Model], optimizer: keras.optimizers.Optimizer,
                  X, y, *, steps: int = STEPS, batch_size: int = BATCH_SIZE):
         self.build_model, self.steps, self.batch_size = build_model, steps, batch_size
-        self.n_examples = len(X)
-        self._loop = _RecordingLoop(build_model(), optimizer, X, y)
-        self._optimizer_start = [variable.numpy() for variable in optimizer.variables]
+        self.X, self.y = X, y
+        self._loop = TrainingLoop(build_model(), optimizer, loss=_logits_loss())
 
     def run(self, seed: int) -> Run:
         set_seed(seed)
-        self._loop.model.set_weights(self.build_model().get_weights())
-        for variable, value in zip(self._loop.optimizer.variables, self._optimizer_start, strict=True):
-            variable.assign(value)
-        return self._loop(batch_indices(self.n_examples, steps=self.steps, batch_size=self.batch_size,
-                                        seed=seed))
+        self._loop.reset(self.build_model().get_weights())
+        indices = batch_indices(len(self.X), steps=self.steps, batch_size=self.batch_size, seed=seed)
+        return _recorded_run(self._loop, self.X, self.y, indices)
 
 
 def plot_norm_traces(runs: Mapping[str, Run], *, threshold: float | None = None, ax: plt.Axes | None = None,
