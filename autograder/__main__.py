@@ -17,10 +17,12 @@ from pathlib import Path
 
 
 def _selfcheck(args: argparse.Namespace) -> int:
+    from autograder.coursedir import REPO_ROOT
     from autograder.selfcheck import selfcheck
 
     started = time.perf_counter()
-    rows = selfcheck(args.assignments or None, workers=args.workers, repeat=args.repeat)
+    rows = selfcheck(args.assignments or None, workers=args.workers, repeat=args.repeat,
+                     root=(args.course or REPO_ROOT).resolve())
     print("notebook, solution score/max, blank score/max (autograded points only)")
     for row in rows:
         print(row)
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="notebooks graded in parallel (default: %(default)s)")
     check.add_argument("--repeat", type=int, default=1, metavar="N",
                        help="grade the solution N times; every run must earn full marks (default: 1)")
+    check.add_argument("--course", type=Path,
+                       help="the course directory (default: the repository this package lives in)")
     check.set_defaults(run=_selfcheck)
     cores = len(os.sched_getaffinity(0))
     grade = commands.add_parser(
