@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.diagnostics import scaled_initializer
+from course.plots import plot_layer_profiles
 from course.widgets import figure_png
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu")
@@ -106,22 +107,10 @@ def depth_profile(X, *, depth: int, activation: str, initializer: str, param: fl
 
 def plot_depth_profiles(profiles: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
                         axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
-    """Per-layer mean (left) and standard deviation (right, log scale) of several depth profiles."""
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for label, (means, stds) in profiles.items():
-        layers = np.arange(1, len(means) + 1)
-        axes[0].plot(layers, means, label=label)
-        axes[1].plot(layers, np.where(np.asarray(stds) > 0, stds, np.nan), label=label)
+    """Per-layer mean and standard deviation of several depth profiles, with SELU's fixed point (0, 1) dashed."""
+    axes = plot_layer_profiles(profiles, axes=axes)
     axes[0].axhline(0.0, color="grey", lw=0.8, ls="--")
     axes[1].axhline(1.0, color="grey", lw=0.8, ls="--")
-    axes[0].set_ylabel("mean of the layer's outputs")
-    axes[1].set_ylabel("std of the layer's outputs (log)")
-    axes[1].set_yscale("log")
-    for ax in axes:
-        ax.set_xlabel("layer (1 = next to the input)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
     return axes
 
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from course.plots import plot_layer_profiles
 from course.training import TrainingLoop, epoch_batches
 
 History = dict[str, list[float]]
@@ -360,25 +361,6 @@ def moving_statistics_explorer(values, *, seed: int = 0):
 
 # --- figures --------------------------------------------------------------------------------------------
 
-def plot_curves(histories: Mapping[str, History], *, axes: Sequence[plt.Axes] | None = None):
-    """Training loss, training accuracy and inference-mode validation accuracy per epoch."""
-    if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    for label, history in histories.items():
-        epochs = np.arange(1, len(history["loss"]) + 1)
-        axes[0].plot(epochs, history["loss"], marker="o", label=label)
-        axes[1].plot(epochs, history["accuracy"], marker="o", label=label)
-        if "val_accuracy" in history:
-            axes[2].plot(epochs, history["val_accuracy"], marker="o", label=label)
-    for ax, name in zip(axes, ("training loss", "training accuracy", "validation accuracy (inference mode)"),
-                        strict=True):
-        ax.set_xlabel("epoch")
-        ax.set_title(name)
-        ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize="small")
-    return axes
-
-
 def hidden_dense_stats(model: keras.Sequential, X) -> list:
     """``diagnostics.activation_stats`` of the hidden Dense layers only (not BN, Flatten or the output)."""
     from course.diagnostics import activation_stats
@@ -391,20 +373,8 @@ def hidden_dense_stats(model: keras.Sequential, X) -> list:
 def plot_layer_stats(stats: Mapping[str, Sequence], *, axes: Sequence[plt.Axes] | None = None):
     """Mean and standard deviation of each hidden layer's outputs, one line per model (from
     :func:`hidden_dense_stats`)."""
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for label, dense in stats.items():
-        index = np.arange(1, len(dense) + 1)
-        axes[0].plot(index, [s.mean for s in dense], marker="o", label=label)
-        axes[1].plot(index, [s.std for s in dense], marker="o", label=label)
-    axes[0].set_title("mean of each hidden layer's outputs")
-    axes[1].set_title("std of each hidden layer's outputs")
-    axes[1].set_yscale("log")
-    for ax in axes:
-        ax.set_xlabel("hidden Dense layer (1 = next to the input)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
-    return axes
+    profiles = {label: ([s.mean for s in dense], [s.std for s in dense]) for label, dense in stats.items()}
+    return plot_layer_profiles(profiles, axes=axes, xlabel="hidden Dense layer (1 = next to the input)")
 
 
 def sweep_table(runs: Sequence[SweepRun]) -> str:

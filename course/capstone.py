@@ -22,7 +22,7 @@ from course import checks, diagnostics
 from course.data import load_digits_standardized
 from course.plots import plot_layer_norms
 from course.reproducibility import set_seed
-from course.training import TrainingLoop, epoch_batches
+from course.training import TrainingLoop, epoch_batches, global_norms
 from course.widgets import image_explorer
 
 
@@ -194,7 +194,7 @@ class Run:
     @property
     def global_grad_norm(self) -> np.ndarray:
         """Norm of the whole gradient at each step (what global_clipnorm clips)."""
-        return np.sqrt(np.sum(np.square(self.grad_norms), axis=1))
+        return global_norms(self.grad_norms)
 
     def kernel_grad_norms(self) -> np.ndarray:
         """(steps, Dense kernels): the gradient norm of each kernel at each step, input side first."""

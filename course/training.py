@@ -32,7 +32,12 @@ class Steps:
     @property
     def global_grad_norm(self) -> np.ndarray:
         """(steps,) the norm of the whole gradient: what ``global_clipnorm`` compares with its threshold."""
-        return np.sqrt(np.sum(np.square(self.grad_norms.astype(np.float64)), axis=1))
+        return global_norms(self.grad_norms)
+
+
+def global_norms(grad_norms: np.ndarray) -> np.ndarray:
+    """(steps,) the norm of the whole gradient from (steps, variables) norms of each variable's gradient."""
+    return np.sqrt(np.sum(np.square(np.asarray(grad_norms, dtype=np.float64)), axis=1))
 
 
 def epoch_batches(n_examples: int, *, batch_size: int, epochs: int, seed: int) -> np.ndarray:

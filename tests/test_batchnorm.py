@@ -147,11 +147,7 @@ def test_moving_statistics_report_and_the_two_accuracies():
 
 # --- figures and the explorer --------------------------------------------------------------------------
 
-def test_plots_draw_one_line_per_model():
-    histories = {"a": {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6]},
-                 "b": {"loss": [1.0, 0.9], "accuracy": [0.3, 0.4]}}
-    axes = batchnorm.plot_curves(histories)
-    assert [len(ax.get_lines()) for ax in axes] == [2, 2, 1]
+def test_layer_stats_plot_one_line_per_model():
     X, _ = small_data(16)
     course.set_seed(0)
     model = batchnorm.deep_network(depth=3, units=5, batch_norm=True, input_shape=(4, 4), n_classes=3)
@@ -159,6 +155,7 @@ def test_plots_draw_one_line_per_model():
     assert len(stats) == 3
     axes = batchnorm.plot_layer_stats({"bn": stats})
     assert axes[1].get_yscale() == "log" and len(axes[0].get_lines()) == 1
+    np.testing.assert_allclose(axes[1].get_lines()[0].get_ydata(), [s.std for s in stats])
 
 
 def test_explorer_redraws_on_each_control():

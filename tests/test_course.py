@@ -183,6 +183,23 @@ def test_plot_layer_norms_draws_one_line_per_profile_on_a_log_axis():
     assert np.isnan(ax.get_lines()[1].get_ydata()[1])  # non-finite values are gaps, not crashes
 
 
+def test_plot_histories_draws_a_panel_per_metric_and_skips_what_a_history_lacks():
+    histories = {"a": {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6]},
+                 "b": {"loss": [1.0, 0.9], "accuracy": [0.3, 0.4]}}
+    axes = plots.plot_histories(histories, metrics=("accuracy", "val_accuracy"))
+    assert [len(ax.get_lines()) for ax in axes] == [2, 2, 1]
+    assert list(axes[2].get_lines()[0].get_xdata()) == [1, 2]  # epochs counted from 1
+    assert axes[2].get_ylabel() == "validation accuracy (inference mode)"
+    assert len(plots.plot_histories(histories)) == 2  # loss and accuracy by default
+
+
+def test_plot_layer_profiles_draws_means_and_stds_with_gaps_for_zero_stds():
+    axes = plots.plot_layer_profiles({"a": ([0.1, 0.2], [1.0, 0.0])})
+    assert axes[1].get_yscale() == "log"
+    np.testing.assert_array_equal(axes[0].get_lines()[0].get_ydata(), [0.1, 0.2])
+    assert np.isnan(axes[1].get_lines()[0].get_ydata()[1])
+
+
 def test_gradient_explorer_redraws_when_a_control_moves():
     box = widgets.gradient_explorer(X, Y)
     controls = box.children[0]
