@@ -20,6 +20,7 @@ from nbgrader.preprocessors import (
     OverwriteKernelspec,
 )
 
+from autograder.feedback import RemoveInstructorLines
 from autograder.preprocessors import AddLaunchCells, DeduplicateGradeIds, HideHiddenTests, SurvivingExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -40,7 +41,8 @@ c.GenerateAssignment.preprocessors = _release_steps
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 # A cell that kills the kernel (os._exit, a segfault, the memory cap) costs that cell, not the
-# whole notebook: the rest runs in a new kernel (see SurvivingExecute).
+# whole notebook: the rest runs in a new kernel (see SurvivingExecute). `python -m autograder grade`
+# runs this step alone in the sandbox (autograder/execute.py) and every other step outside it.
 c.Autograde.autograde_preprocessors = [
     SurvivingExecute if step is Execute else step
     for step in Autograde.class_traits()["autograde_preprocessors"].default()
@@ -69,5 +71,6 @@ c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateGradeIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
 
-# Feedback must not show hidden-test code, neither in the test cells nor in tracebacks.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback must not show hidden-test code, neither in the test cells nor in tracebacks, nor any
+# line of the instructor's notebook that a student's code printed (IPython's history, say).
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, RemoveInstructorLines, CSSHTMLHeaderPreprocessor]

@@ -17,12 +17,12 @@ from pathlib import Path
 
 
 def _selfcheck(args: argparse.Namespace) -> int:
-    from autograder.coursedir import REPO_ROOT
+    from autograder import REPO_ROOT
     from autograder.selfcheck import selfcheck
 
     started = time.perf_counter()
     rows = selfcheck(args.assignments or None, workers=args.workers, repeat=args.repeat,
-                     root=(args.course or REPO_ROOT).resolve())
+                     root=(args.course or REPO_ROOT).resolve(), sandbox=args.sandbox)
     print("notebook, solution score/max, blank score/max (autograded points only)")
     for row in rows:
         print(row)
@@ -62,8 +62,12 @@ def _grade(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb or None)
     runner = dask_runner(args.scheduler) if args.scheduler else local_runner(args.workers)
     started = time.perf_counter()
-    rows = grade(course, args.assignment, students=args.student or None, limits=limits, runner=runner,
-                 force=args.force)
+    try:
+        rows = grade(course, args.assignment, students=args.student or None, limits=limits, runner=runner,
+                     force=args.force, sandbox=args.sandbox)
+    except RuntimeError as error:  # --sandbox bwrap where bubblewrap cannot run
+        print(f"grade: {error}", file=sys.stderr)
+        return 2
     if not args.no_feedback and any(row.status != "not graded" for row in rows):
         feedback = ["generate_feedback", args.assignment, "--force", f"--CourseDirectory.db_url={course.db_url}"]
         # nbgrader takes one --student (the last one given): one run per named student, else one for all
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="grade the solution N times; every run must earn full marks (default: 1)")
     check.add_argument("--course", type=Path,
                        help="the course directory (default: the repository this package lives in)")
+    check.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                       help="run the notebooks in bubblewrap (auto: where it works) (default: %(default)s)")
     check.set_defaults(run=_selfcheck)
     cores = len(os.sched_getaffinity(0))
     grade = commands.add_parser(
@@ -123,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--report", type=Path, help="folder for the CSV and HTML report (default: reports/)")
     grade.add_argument("--force", action="store_true", help="regrade submissions already graded unchanged")
     grade.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    grade.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                       help="bwrap: student code runs in a bubblewrap sandbox (refuse to grade without it); "
+                            "none: no sandbox; auto: bubblewrap where it works, else none, said in the "
+                            "report (default: %(default)s)")
     grade.set_defaults(run=_grade)
     collect = commands.add_parser("collect", help="place an LMS download into submitted/")
     collect.add_argument("source", type=Path, help="a .zip file or a folder")

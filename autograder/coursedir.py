@@ -1,7 +1,8 @@
-"""Throw-away nbgrader course directories: generate, submit, autograde, read the gradebook.
+"""Throw-away nbgrader course directories: generate, submit, grade, read the gradebook.
 
-Used by ``selfcheck`` and by the tests that grade pretend students (solution, blank,
-wrong solutions).  Every step is a stock nbgrader command; we only arrange the files.
+Used by ``selfcheck`` and by the tests that grade pretend students (solution, blank, wrong
+solutions). Grading goes through :func:`autograder.grading.grade`, the pipeline instructors run
+(sanitize, execute in the sandbox, record), so what the tests prove is what a class gets.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from autograder import REPO_ROOT
 
 
 def source_assignments(root: Path = REPO_ROOT) -> list[str]:
@@ -25,7 +25,7 @@ def source_assignments(root: Path = REPO_ROOT) -> list[str]:
     return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _environment() -> dict[str, str]:
+def nbgrader_environment() -> dict[str, str]:
     """The environment for nbgrader: it runs ``alembic`` from PATH, so put this Python's bin first."""
     bin_dir = str(Path(sys.executable).parent)
     return {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
@@ -38,7 +38,7 @@ def nbgrader(
     """Run an nbgrader command in a course directory; with ``check``, raise with its log when it fails."""
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env=_environment(),
+        env=nbgrader_environment(),
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
@@ -104,35 +104,19 @@ def autograde_students(
     submissions: dict[str, dict[str, NotebookNode | bytes]],
     *,
     workers: int = 2,
-    scratch: Path | None = None,
+    sandbox: str = "auto",
 ) -> list[CellScore]:
-    """Autograde pretend students with stock ``nbgrader autograde``, in ``workers`` parallel shards.
+    """Submit pretend students to ``course`` and grade them with ``grade`` (``workers`` at a time).
 
-    Each shard is a copy of the generated course with its own SQLite gradebook, so
-    parallel shards never write to one database.  Returns the scores of all students.
+    Returns the scores of all students, read back from the course's gradebook.
     """
-    students = sorted(submissions)
-    workers = max(1, min(workers, len(students)))
-    scratch = scratch or course.parent / f"{course.name}-shards"
-    shards = []
-    for index in range(workers):
-        shard = scratch / f"shard{index}"
-        if shard.exists():
-            shutil.rmtree(shard)
-        shutil.copytree(course, shard, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
-        for student in students[index::workers]:
-            submit(shard, assignment, student, submissions[student])
-        shards.append(shard)
+    from autograder.grading import Course, grade, local_runner
 
-    def grade(shard: Path) -> list[CellScore]:
-        # nbgrader grades every student of the shard even when one fails (it then exits 1);
-        # a student it could not grade simply has no scores.  The log stays in the shard.
-        result = nbgrader(["autograde", assignment, "--force"], cwd=shard, check=False)
-        (shard / "autograde.log").write_text(result.stdout + result.stderr)
-        return read_scores(shard, assignment)
-
-    with ThreadPoolExecutor(workers) as pool:
-        return [row for rows in pool.map(grade, shards) for row in rows]
+    for student, files in submissions.items():
+        submit(course, assignment, student, files)
+    grade(Course(course), assignment, students=list(submissions), runner=local_runner(workers), force=True,
+          sandbox=sandbox, log=lambda line: None)
+    return read_scores(course, assignment)
 
 
 def totals(rows: list[CellScore], *, auto_only: bool = True) -> dict[tuple[str, str], tuple[float, float]]:

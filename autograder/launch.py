@@ -14,7 +14,8 @@ from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from autograder import REPO_ROOT
+
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 LAUNCH_CELL_IDS = ("launch-badges", "launch-colab-setup")

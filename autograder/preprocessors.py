@@ -92,11 +92,15 @@ class SurvivingExecute(Execute):
         self.set_widgets_metadata()
         return self.nb, self.resources
 
+    def kernel_started(self, start: int) -> None:
+        """Called in each new kernel before any cell runs in it (a hook for subclasses)."""
+
     def _run_from(self, start: int, dead: set[int], resources) -> int | None:
         """Run cells from ``start`` in a new kernel; the index after a cell that killed it, or None."""
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
+            self.kernel_started(start)
             for index in range(start):  # rebuild the state the dead kernel had
                 if index not in dead and self.nb.cells[index].cell_type == "code":
                     self.execute_cell(copy.deepcopy(self.nb.cells[index]), index, store_history=True)

@@ -39,13 +39,21 @@ def gradebook_cells(course: Course, assignment: str) -> list[CellResult]:
     return rows
 
 
+def sandbox_notice(rows: list[StudentRow]) -> str:
+    """"" when every graded student ran in the sandbox, else a sentence naming how many did not and why."""
+    unsandboxed = [row for row in rows if row.sandbox and row.sandbox != "bwrap"]
+    if not unsandboxed:
+        return ""
+    return f"; {len(unsandboxed)} graded WITHOUT a sandbox: {unsandboxed[0].sandbox}"
+
+
 def summary_line(rows: list[StudentRow], seconds: float) -> str:
     count = {status: sum(row.status == status for row in rows)
              for status in ("graded", "graded with problems", "not graded", "unchanged")}
     return (f"graded {count['graded'] + count['graded with problems']}, failed {count['not graded']}, "
             f"with problems {count['graded with problems']}, unchanged {count['unchanged']}, "
             f"repaired {sum(bool(row.repairs) for row in rows)}, flagged {sum(bool(row.flags) for row in rows)}, "
-            f"in {seconds:.0f} s")
+            f"in {seconds:.0f} s{sandbox_notice(rows)}")
 
 
 def write_csv(path: Path, rows: list[StudentRow], cells: list[CellResult]) -> None:
@@ -56,13 +64,13 @@ def write_csv(path: Path, rows: list[StudentRow], cells: list[CellResult]) -> No
         writer = csv.writer(handle)
         writer.writerow(["student", "status", "score", "max_score"]
                         + [f"{notebook}/{grade_id}" for notebook, grade_id in columns]
-                        + ["reasons", "repairs", "flags", "seconds"])
+                        + ["reasons", "repairs", "flags", "seconds", "sandbox"])
         for row in rows:
             writer.writerow([row.student, row.status, f"{row.score:g}", f"{row.max_score:g}"]
                             + [f"{score[(row.student, *column)]:g}" if (row.student, *column) in score else ""
                                for column in columns]
                             + ["; ".join(row.reasons), "; ".join(row.repairs), "; ".join(row.flags),
-                               f"{row.seconds:.1f}"])
+                               f"{row.seconds:.1f}", row.sandbox])
 
 
 def _histogram_svg(totals: list[float], maximum: float, bins: int = 10) -> str:

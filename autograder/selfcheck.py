@@ -2,7 +2,8 @@
 
 Generates each assignment in a temporary course directory, submits two pretend
 students - ``solution`` (the release with the source's solutions filled in) and
-``blank`` (the release as students get it) - autogrades them with nbgrader and
+``blank`` (the release as students get it) - grades them with ``grade`` (the sandboxed
+pipeline instructors run) and
 prints one row per notebook. ``repeat=N`` submits the solution N times (as N
 students, graded in fresh kernels): hidden training tests must give it full marks
 every time.
@@ -14,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import notebooks
-from autograder.coursedir import REPO_ROOT, autograde_students, new_course, source_assignments, totals
+from autograder import REPO_ROOT, notebooks
+from autograder.coursedir import autograde_students, new_course, source_assignments, totals
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,14 @@ def pretend_students(course: Path, assignment: str, repeat: int = 1) -> dict[str
 
 
 def selfcheck(assignments: list[str] | None = None, *, workers: int = 2, repeat: int = 1,
-              root: Path = REPO_ROOT) -> list[Row]:
+              root: Path = REPO_ROOT, sandbox: str = "auto") -> list[Row]:
     """Grade the pretend students of each assignment (the solution ``repeat`` times); one Row per notebook."""
     rows = []
     for assignment in assignments or source_assignments(root):
         with tempfile.TemporaryDirectory(prefix=f"selfcheck-{assignment}-") as tmp:
             course = new_course(Path(tmp) / "course", [assignment], root=root)
             students = pretend_students(course, assignment, repeat)
-            scores = totals(autograde_students(course, assignment, students, workers=workers))
+            scores = totals(autograde_students(course, assignment, students, workers=workers, sandbox=sandbox))
             names = sorted({notebook for (_, notebook) in scores})
             for name in names:  # a student nbgrader could not grade at all scores 0/0, and fails
                 solution, blank, *repeats = (scores.get((student, name), (0.0, 0.0)) for student in students)

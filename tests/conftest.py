@@ -11,6 +11,7 @@ import pytest
 
 from autograder import notebooks
 from autograder.coursedir import CellScore, autograde_students, new_course
+from tests.tiny_course import GRADING_SANDBOX
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_SUBMISSION_MODULES = ["tests.submissions.nb01", "tests.submissions.nb02", "tests.submissions.nb03",
@@ -43,8 +44,8 @@ def _with_duplicate(nb, grade_id: str):
 class GradedClass:
     """A generated course with every pretend student of one notebook autograded."""
 
-    def __init__(self, spec, course: Path, rows: list[CellScore], shards: Path):
-        self.spec, self.course, self.rows, self.shards = spec, course, rows, shards
+    def __init__(self, spec, course: Path, rows: list[CellScore]):
+        self.spec, self.course, self.rows = spec, course, rows
 
     def cell_scores(self, student: str) -> dict[str, tuple[float, float]]:
         """grade_id -> (score, max) of the autograded cells of one student's notebook."""
@@ -52,9 +53,8 @@ class GradedClass:
                 if row.student == student and row.notebook == Path(self.spec.NOTEBOOK).stem and row.auto}
 
     def autograded_dir(self, student: str) -> Path:
-        """The shard course directory in which ``student`` was graded."""
-        return next(shard for shard in sorted(self.shards.iterdir())
-                    if (shard / "autograded" / student).is_dir())
+        """The course directory in which ``student`` was graded (its ``autograded/`` holds the notebook)."""
+        return self.course
 
 
 def packed_wrong_solutions(spec) -> list[dict[str, str]]:
@@ -110,7 +110,7 @@ def graded_classes(tmp_path_factory) -> dict[str, GradedClass]:
         spec = importlib.import_module(module_name)
         tmp = tmp_path_factory.mktemp(spec.ASSIGNMENT)
         course = new_course(tmp / "course", [spec.ASSIGNMENT], root=ROOT)
-        rows = autograde_students(course, spec.ASSIGNMENT, pretend_class(spec, course),
-                                  workers=2, scratch=tmp / "shards")
-        classes[spec.ASSIGNMENT] = GradedClass(spec, course, rows, tmp / "shards")
+        rows = autograde_students(course, spec.ASSIGNMENT, pretend_class(spec, course), workers=2,
+                                  sandbox=GRADING_SANDBOX)
+        classes[spec.ASSIGNMENT] = GradedClass(spec, course, rows)
     return classes

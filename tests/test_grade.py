@@ -79,8 +79,9 @@ BATTERY = {
     "sys-exit": (_answers(ex1_add="import sys\nsys.exit(3)"), None, 3, []),
     "deletes-files": (_answers(ex1_add="import glob, os\nfor name in glob.glob('*'):\n    os.remove(name)\n"
                                        "def add(a, b):\n    return a + b"), None, 5, ["flag"]),
+    # the sandbox has no course directory above the notebook: the write fails, and so does that exercise
     "writes-course-dir": (_answers(ex1_add="open('../../../nbgrader_config.py', 'w').write('broken')\n"
-                                           "def add(a, b):\n    return a + b"), None, 5, ["flag"]),
+                                           "def add(a, b):\n    return a + b"), None, 3, ["flag"]),
     "edited-test-cell": (_answers(ex1_add="def add(a, b):\n    return a - b"), _edited_tests, 3, []),
     "deleted-test-cell": (HONEST, lambda nb: _without(nb, "ex2-tests"), 5, []),
     "stripped-metadata": (HONEST, _stripped, 5, ["restored nbgrader metadata"]),
@@ -137,7 +138,7 @@ def graded(tmp_path_factory):
     config_before = (root / "nbgrader_config.py").read_bytes()
     course = Course(root)
     rows = {row.student: row for row in grade(course, tiny.ASSIGNMENT, limits=LIMITS, runner=local_runner(3),
-                                              log=lambda line: None)}
+                                              sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)}
     return course, rows, before, config_before
 
 

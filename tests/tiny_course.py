@@ -7,6 +7,7 @@ generates its release with stock nbgrader.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from autograder.coursedir import REPO_ROOT, nbgrader
 
 ASSIGNMENT, NOTEBOOK = "99_tiny", "99_tiny.ipynb"
+# CI (COURSE_REQUIRE_SANDBOX=1) grades every pretend student in bubblewrap, or fails; elsewhere, where it works.
+GRADING_SANDBOX = "bwrap" if os.environ.get("COURSE_REQUIRE_SANDBOX") else "auto"
 POINTS = {"ex1-tests": 2.0, "ex2-tests": 3.0}  # test cell -> points
 SOLUTION = {
     "ex1-add": "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",

