@@ -81,12 +81,12 @@ class CellScore:
     auto: bool  # False for manually graded answers
 
 
-def read_scores(course: Path, assignment: str) -> list[CellScore]:
-    """Every grade the gradebook holds for ``assignment``."""
+def read_scores(course: Path, assignment: str, db_url: str | None = None) -> list[CellScore]:
+    """Every grade the gradebook holds for ``assignment`` (the course's SQLite one unless ``db_url``)."""
     from nbgrader.api import Gradebook
 
     rows = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for submission in gradebook.assignment_submissions(assignment):
             for notebook in submission.notebooks:
                 for grade in notebook.grades:

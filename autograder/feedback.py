@@ -1,11 +1,11 @@
 """Feedback preprocessor: the feedback a student gets back must not quote the instructor's notebook.
 
-During autograding the student's code runs in the course directory, where ``source/`` (solutions,
-hidden tests) can be read: ``print(open("source/...").read())``, ``print(In)`` after the hidden
-tests ran, or a traceback quoting a hidden assert would put the instructor's lines into the cell
-outputs, and ``nbgrader generate_feedback`` would hand them to the student.  RemoveInstructorLines
-removes every output line that quotes a line of the source notebook which the release notebook
-does not show.
+The sandbox keeps ``source/`` and the gradebook out of the student's reach, but the kernel itself
+runs the hidden tests: ``print(In)`` or ``_ih`` in a later cell, an object holding a test's text, or
+a traceback quoting a hidden assert can put the instructor's lines into the cell outputs, and
+``nbgrader generate_feedback`` would hand them to the student. RemoveInstructorLines removes every
+output line that quotes a line of the source notebook which the release notebook does not show.
+The autograded notebook the instructor sees keeps everything; only the feedback is cleaned.
 
 This is a textual filter: it catches quoted lines, also inside string reprs, JSON and HTML, but
 not text the student's code deliberately encodes (base64, reversed, split across lines, drawn into

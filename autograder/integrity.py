@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from nbformat import NotebookNode
 
 from autograder import REPO_ROOT
-from autograder.notebooks import grade_id, nbgrader_meta
+from autograder.notebooks import grade_id, nbgrader_meta, normalized
 
 # Modules whose attributes the tests rely on: a student must not rebind them.
 GUARDED = {"numpy", "unittest", "pytest", "course", "keras", "tensorflow", "builtins", "nbgrader"}
@@ -205,13 +205,9 @@ def _launch_source() -> str:
     try:
         from autograder import launch
 
-        return _normalized(launch.colab_setup_source(launch.publication()))
+        return normalized(launch.colab_setup_source(launch.publication()))
     except Exception:  # no pyproject.toml, no [tool.course]: nothing to skip
         return ""
-
-
-def _normalized(source: str) -> str:
-    return " ".join(source.split())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1153,7 +1149,7 @@ def _flags(found: list[tuple[int, str]], source: str, name: str, label: str,
 def _student_cells(nb: NotebookNode, release: NotebookNode | None) -> list[int]:
     """Indices of the code cells a student wrote or may have changed."""
     if release is not None:
-        given = {_normalized(cell.source) for cell in release.cells if cell.cell_type == "code"}
+        given = {normalized(cell.source) for cell in release.cells if cell.cell_type == "code"}
         restored = {grade_id(cell) for cell in release.cells
                     if grade_id(cell) and (nbgrader_meta(cell).get("locked") or
                                            (nbgrader_meta(cell).get("grade") and
@@ -1163,7 +1159,7 @@ def _student_cells(nb: NotebookNode, release: NotebookNode | None) -> list[int]:
         restored = set()
     chosen = []
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or _normalized(cell.source) in given:
+        if cell.cell_type != "code" or normalized(cell.source) in given:
             continue
         meta = nbgrader_meta(cell)
         if grade_id(cell) in restored:

@@ -18,6 +18,11 @@ def read(path: Path) -> NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
+def normalized(source: str) -> str:
+    """A cell's text with every run of whitespace made one space (to match cells an editor reflowed)."""
+    return " ".join(source.split())
+
+
 def nbgrader_meta(cell: NotebookNode) -> dict:
     """The cell's nbgrader metadata (empty when it has none)."""
     return cell.get("metadata", {}).get("nbgrader", {}) or {}

@@ -20,7 +20,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4.nbbase import random_cell_id
 
-from autograder.notebooks import grade_id, nbgrader_meta
+from autograder.notebooks import grade_id, nbgrader_meta, normalized
 
 MB = 1024 * 1024
 MAX_BYTES = 20 * MB  # a notebook without its outputs may not be larger than this
@@ -171,10 +171,6 @@ def load_submission(path: Path, max_bytes: int = MAX_BYTES) -> NotebookNode:
 # Matching a student's cells back to the release
 
 
-def _normalized(source: str) -> str:
-    return " ".join(source.split())
-
-
 def _parse(source: str) -> ast.Module | None:
     try:
         return ast.parse(source)
@@ -294,17 +290,17 @@ class _Matcher:
         """Locked cells (tests) whose text is unchanged, and unique body cells as anchors."""
         release_count: dict[str, int] = {}
         for cell in self.release.cells:
-            key = _normalized(cell.source)
+            key = normalized(cell.source)
             release_count[key] = release_count.get(key, 0) + 1
         for r, cell in enumerate(self.release.cells):
             meta = nbgrader_meta(cell)
             if r in self.match or (grade_id(cell) and not meta.get("locked")) or _is_solution(meta):
                 continue
-            key = _normalized(cell.source)
+            key = normalized(cell.source)
             if not key:
                 continue
             candidates = [s for s, other in enumerate(self.student.cells) if self.free(s)
-                          and other.cell_type == cell.cell_type and _normalized(other.source) == key]
+                          and other.cell_type == cell.cell_type and normalized(other.source) == key]
             if not candidates:
                 continue
             if grade_id(cell):  # a locked cell: the first copy after the previous anchor, else the first

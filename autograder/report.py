@@ -9,34 +9,15 @@ from __future__ import annotations
 
 import csv
 import html
-from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.coursedir import CellScore, read_scores
 from autograder.grading import Course, StudentRow
 
 
-@dataclass(frozen=True)
-class CellResult:
-    student: str
-    notebook: str
-    grade_id: str
-    score: float
-    max_score: float
-
-
-def gradebook_cells(course: Course, assignment: str) -> list[CellResult]:
+def gradebook_cells(course: Course, assignment: str) -> list[CellScore]:
     """Every autograded test cell's score of every submission of ``assignment``."""
-    from nbgrader.api import Gradebook
-
-    rows = []
-    with Gradebook(course.db_url) as gradebook:
-        for submission in gradebook.assignment_submissions(assignment):
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    if grade.cell.cell_type == "code":
-                        rows.append(CellResult(submission.student_id, notebook.name, grade.name,
-                                               float(grade.score), float(grade.max_score)))
-    return rows
+    return [cell for cell in read_scores(course.root, assignment, course.db_url) if cell.auto]
 
 
 def sandbox_notice(rows: list[StudentRow]) -> str:
@@ -56,7 +37,7 @@ def summary_line(rows: list[StudentRow], seconds: float) -> str:
             f"in {seconds:.0f} s{sandbox_notice(rows)}")
 
 
-def write_csv(path: Path, rows: list[StudentRow], cells: list[CellResult]) -> None:
+def write_csv(path: Path, rows: list[StudentRow], cells: list[CellScore]) -> None:
     """One line per student: status, total, one column per exercise test cell, reasons, repairs, flags."""
     columns = sorted({(cell.notebook, cell.grade_id) for cell in cells})
     score = {(cell.student, cell.notebook, cell.grade_id): cell.score for cell in cells}
@@ -98,12 +79,12 @@ def _histogram_svg(totals: list[float], maximum: float, bins: int = 10) -> str:
     return "".join(parts)
 
 
-def write_html(path: Path, assignment: str, rows: list[StudentRow], cells: list[CellResult],
+def write_html(path: Path, assignment: str, rows: list[StudentRow], cells: list[CellScore],
                summary: str) -> None:
     """A self-contained page: summary, score histogram, hardest exercises, one row per student."""
     graded = [row for row in rows if row.max_score]
     maximum = max((row.max_score for row in graded), default=0.0)
-    by_cell: dict[tuple[str, str], list[CellResult]] = {}
+    by_cell: dict[tuple[str, str], list[CellScore]] = {}
     for cell in cells:
         by_cell.setdefault((cell.notebook, cell.grade_id), []).append(cell)
     hardest = sorted(((sum(c.score for c in group) / sum(c.max_score for c in group), key, group[0].max_score)

@@ -80,10 +80,11 @@ def execute_job(job: Job) -> Executed:
                 (work / file_name).write_bytes(data)
             (work / name).write_bytes(content)
             result_path = out / "result.json"
-            argv, options = sandboxes.command(box, work, out, [
-                sandboxes.inside(box, work / name, work, out), sandboxes.inside(box, result_path, work, out),
-                "--cell-timeout", str(job.limits.cell_timeout)])
-            log, limit_problems = _run_limited(argv, options, job.limits)
+            with sandboxes.user_id() as uid:
+                argv, options = sandboxes.command(box, work, out, [
+                    sandboxes.inside(box, work / name, work, out), sandboxes.inside(box, result_path, work, out),
+                    "--cell-timeout", str(job.limits.cell_timeout)], uid=uid)
+                log, limit_problems = _run_limited(argv, options, job.limits)
             logs.append(log)
             problems += limit_problems
             try:

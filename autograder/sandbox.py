@@ -27,7 +27,9 @@ import resource
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,11 @@ MODES = ("auto", "bwrap", "none")
 WORKDIR = "/home/student"  # the kernel's working directory inside the sandbox
 RESULT_DIR = "/grader"  # where the executor writes its result inside the sandbox
 PYTHON_DIR = "/opt/grader/python"  # the course's packages, read-only
-SANDBOX_UID = 62_000  # an unprivileged id used when grading runs as root (it owns no file on the machine)
+# As root, each running sandbox gets an unprivileged user id of its own, one that owns no file on the
+# machine: the process limit (RLIMIT_NPROC counts a user's processes) is then per sandbox.
+SANDBOX_UIDS = range(620_000, 630_000)
+_uids_in_use: set[int] = set()
+_uids_lock = threading.Lock()
 NOT_SANDBOXED = "NOT sandboxed: student code could read what the grading account can read"
 # Host variables the kernel may see; everything else (tokens, keys, the instructor's paths) is dropped.
 ALLOWED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
@@ -139,12 +145,13 @@ def bwrap_problem() -> str | None:
         work, out = Path(tmp, "work"), Path(tmp, "out")
         work.mkdir()
         out.mkdir()
-        _share(work, out)
-        command = bwrap_arguments(work, out, as_uid=_sandbox_uid()) + [sys.executable, "-c", "import autograder"]
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            return f"bubblewrap did not start: {error}"
+        with user_id() as uid:
+            _share(uid, work, out)
+            command = bwrap_arguments(work, out, as_uid=uid) + [sys.executable, "-c", "import autograder"]
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.TimeoutExpired) as error:
+                return f"bubblewrap did not start: {error}"
     if result.returncode != 0:
         return f"bubblewrap did not start: {result.stderr.strip()[-300:]}"
     return None
@@ -164,13 +171,26 @@ def choose(mode: str = "auto") -> Sandbox:
     return Sandbox("none", f"{NOT_SANDBOXED} ({problem})")
 
 
-def _sandbox_uid() -> int | None:
-    return SANDBOX_UID if os.geteuid() == 0 else None
+@contextmanager
+def user_id() -> Iterator[int | None]:
+    """A user id no other sandbox of this machine uses now (None when grading does not run as root)."""
+    if os.geteuid() != 0:
+        yield None
+        return
+    offset = os.getpid() * 97  # other grading processes (Dask workers) start elsewhere in the range
+    with _uids_lock:
+        uid = next(SANDBOX_UIDS[(offset + step) % len(SANDBOX_UIDS)] for step in range(len(SANDBOX_UIDS))
+                   if SANDBOX_UIDS[(offset + step) % len(SANDBOX_UIDS)] not in _uids_in_use)
+        _uids_in_use.add(uid)
+    try:
+        yield uid
+    finally:
+        with _uids_lock:
+            _uids_in_use.discard(uid)
 
 
-def _share(*folders: Path) -> None:
+def _share(uid: int | None, *folders: Path) -> None:
     """Let the sandbox's user write the work and result folders (when grading runs as root)."""
-    uid = _sandbox_uid()
     for folder in folders:
         if uid is not None:
             os.chown(folder, uid, uid)
@@ -199,14 +219,16 @@ def _processes_of(uid: int) -> int:
     return count
 
 
-def command(sandbox: Sandbox, workdir: Path, resultdir: Path, executor_args: list[str]) -> tuple[list[str], dict]:
+def command(sandbox: Sandbox, workdir: Path, resultdir: Path, executor_args: list[str],
+            uid: int | None = None) -> tuple[list[str], dict]:
     """argv and Popen keyword arguments that run ``python -m autograder.execute`` in ``sandbox``.
 
     ``executor_args`` name files as the executor sees them: use :func:`inside` to translate paths.
+    ``uid`` comes from :func:`user_id` (held while the sandbox runs).
     """
     if sandbox.sandboxed:
-        _share(workdir, resultdir)
-        argv = bwrap_arguments(workdir, resultdir, as_uid=_sandbox_uid())
+        _share(uid, workdir, resultdir)
+        argv = bwrap_arguments(workdir, resultdir, as_uid=uid)
         argv += [sys.executable, "-m", "autograder.execute", *executor_args]
         return argv, {"env": {}, "cwd": str(workdir)}
     env = environment(python_path=os.pathsep.join(str(path.parent) for path in _packages().values()))

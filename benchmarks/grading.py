@@ -1,14 +1,15 @@
-"""Benchmark (not a test): one synthetic class graded three ways, wall times and ratios.
+"""Benchmark (not a test): one synthetic class graded four ways, wall times, ratios and the sandbox's cost.
 
 The class: N students (default 8) handing in notebook 01 (half the solution, half the blank
 release). Graded by
 
 1. stock nbgrader, sequentially: ``nbgrader autograde 01_vanishing_exploding`` in one course;
-2. ``grade --workers W`` (default 2): isolated shards in parallel, one gradebook writer;
-3. ``grade --scheduler`` on a local Dask cluster of W worker processes.
+2. ``grade --workers W`` (default 2): each notebook executed in bubblewrap, one gradebook writer;
+3. the same with ``--sandbox none`` (the sandbox's overhead is the difference);
+4. ``grade --scheduler`` on a local Dask cluster of W worker processes.
 
-Prints the three wall times, the speed-ups over stock nbgrader, and whether the three gradebooks
-agree. Nothing is asserted.
+Prints the wall times, the speed-ups over stock nbgrader, the sandbox's overhead, and whether the
+gradebooks agree. Nothing is asserted.
 
     .venv/bin/python benchmarks/grading.py [--students 8] [--workers 2] [--assignment 01_vanishing_exploding]
 """
@@ -50,7 +51,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         base = make_class(Path(tmp) / "base", args.assignment, args.students)
-        courses = {name: Path(tmp) / name for name in ("stock", "workers", "dask")}
+        courses = {name: Path(tmp) / name for name in ("stock", "workers", "unsandboxed", "dask")}
         for course in courses.values():
             shutil.copytree(base, course)
         times, scores = {}, {}
@@ -60,10 +61,14 @@ def main() -> None:
         times["stock"] = time.perf_counter() - started
         scores["stock"] = totals(read_scores(courses["stock"], args.assignment))
 
-        started = time.perf_counter()
-        grade(Course(courses["workers"]), args.assignment, runner=local_runner(args.workers), log=lambda _: None)
-        times["workers"] = time.perf_counter() - started
-        scores["workers"] = totals(read_scores(courses["workers"], args.assignment))
+        for name, mode in (("workers", "auto"), ("unsandboxed", "none")):
+            started = time.perf_counter()
+            rows = grade(Course(courses[name]), args.assignment, runner=local_runner(args.workers), sandbox=mode,
+                         log=lambda _: None)
+            times[name] = time.perf_counter() - started
+            scores[name] = totals(read_scores(courses[name], args.assignment))
+            if name == "workers":
+                sandboxes = sorted({row.sandbox for row in rows})
 
         from distributed import LocalCluster
 
@@ -78,10 +83,13 @@ def main() -> None:
     print(f"{args.students} students x {args.assignment}, {args.workers} workers")
     print(f"{'stock nbgrader autograde (sequential)':<42} {times['stock']:7.1f} s   1.00x")
     for name, label in (("workers", f"grade --workers {args.workers}"),
+                        ("unsandboxed", f"grade --workers {args.workers} --sandbox none"),
                         ("dask", f"grade --scheduler (local Dask, {args.workers} processes)")):
         print(f"{label:<42} {times[name]:7.1f} s   {times['stock'] / times[name]:.2f}x")
-    agree = scores["stock"] == scores["workers"] == scores["dask"]
-    print(f"the three gradebooks agree: {agree}")
+    overhead = 100 * (times["workers"] - times["unsandboxed"]) / times["unsandboxed"]
+    print(f"sandbox overhead: {overhead:+.1f} % of grading time (sandbox used: {', '.join(sandboxes)})")
+    agree = scores["stock"] == scores["workers"] == scores["unsandboxed"] == scores["dask"]
+    print(f"the four gradebooks agree: {agree}")
     if not agree:
         print(scores)
 

@@ -27,7 +27,7 @@ from tests import tiny_course as tiny
 
 pytestmark = pytest.mark.notebooks
 
-LIMITS = Limits(timeout=180, cell_timeout=30, memory_mb=1000)
+LIMITS = Limits(timeout=180, cell_timeout=30, memory_mb=1000, processes=150, file_mb=20)
 HONEST_ADD = "def add(a, b):\n    return a + b"
 HONEST_MEAN = "def mean(xs):\n    return sum(xs) / len(xs)"
 SLEEP_MARK = "4242.4242"  # the double-forked process sleeps this long: found in /proc if it survived
@@ -41,8 +41,9 @@ def _hidden(code: str) -> str:
 
 STEAL_SOLUTION = '''\
 import json, pathlib
-for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]:
-    for path in folder.glob("**/source/**/*.ipynb") if folder != pathlib.Path("/") else []:
+# up from the working folder, and where the attacker knows the course lives
+for folder in [*pathlib.Path.cwd().parents, pathlib.Path(COURSE)]:
+    for path in folder.glob("source/*/*.ipynb"):
         for cell in json.load(open(path))["cells"]:
             text = "".join(cell["source"])
             if "BEGIN SOLUTION" in text:
@@ -71,10 +72,11 @@ os.wait()
 
 
 def attacks(canary_path: Path, port: int) -> dict[str, dict[str, str]]:
-    """student -> answers (grade id -> code) of each attack."""
+    """student -> answers (grade id -> code) of each attack (the canary lies in the course's root)."""
+    course = str(canary_path.parent)
     return {
         "honest": {"ex1-add": HONEST_ADD, "ex2-mean": HONEST_MEAN},
-        "steals-solution": {"ex1-add": STEAL_SOLUTION, "ex2-mean": HONEST_MEAN},
+        "steals-solution": {"ex1-add": f"COURSE = {course!r}\n" + STEAL_SOLUTION, "ex2-mean": HONEST_MEAN},
         "input-transformer": {"ex1-add": _hidden(
             "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"), "ex2-mean": HONEST_MEAN},
         "ast-transformer": {"ex1-add": _hidden(
@@ -94,6 +96,10 @@ def attacks(canary_path: Path, port: int) -> dict[str, dict[str, str]]:
             f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'stolen')")
             + "\n" + HONEST_MEAN},
         "double-fork": {"ex1-add": DOUBLE_FORK + HONEST_ADD, "ex2-mean": HONEST_MEAN},
+        "thread-bomb": {"ex1-add": HONEST_ADD, "ex2-mean": "import threading, time\nfor _ in range(300):\n"
+                        "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n" + HONEST_MEAN},
+        "big-file": {"ex1-add": "open('/tmp/big', 'wb').write(b'x' * 100_000_000)\n" + HONEST_ADD,
+                     "ex2-mean": HONEST_MEAN},
     }
 
 
@@ -110,6 +116,8 @@ EXPECTED = {
     "reads-canary": (3, []),  # the file is not there: the answer cell raises before defining add
     "network": (2, []),  # no network: the connection fails and ex2's cell raises
     "double-fork": (5, []),
+    "thread-bomb": (2, []),  # the process limit (150 here) stops it: ex2's cell raises
+    "big-file": (3, []),  # the file-size limit (20 MB here) stops it: ex1's cell raises
 }
 
 
@@ -220,6 +228,18 @@ def test_the_notebook_on_disk_does_not_hold_the_hidden_tests(sandboxed):
     nb = nbformat.read(course.root / "autograded" / "prints-notebooks" / tiny.ASSIGNMENT / tiny.NOTEBOOK, 4)
     printed = "".join(output.get("text", "") for cell in nb.cells for output in cell.get("outputs", []))
     assert "add(-5, 5)" not in printed and "mean([0.5])" not in printed
+
+
+def test_the_process_and_file_size_limits_hold(sandboxed):
+    course, _, _, _, _ = sandboxed
+
+    def errors(student: str) -> str:
+        nb = nbformat.read(course.root / "autograded" / student / tiny.ASSIGNMENT / tiny.NOTEBOOK, 4)
+        return " ".join(f"{output.get('ename')}: {output.get('evalue')}" for cell in nb.cells
+                        for output in cell.get("outputs", []) if output.get("output_type") == "error")
+
+    assert "can't start new thread" in errors("thread-bomb")
+    assert "File too large" in errors("big-file")
 
 
 def test_no_process_outlives_its_sandbox(sandboxed):

@@ -38,12 +38,12 @@ def _meta(grade_id: str, **flags) -> dict:
     return {"nbgrader": base | flags}
 
 
-def source_notebook() -> nbformat.NotebookNode:
+def source_notebook(tests: dict[str, str] = TESTS) -> nbformat.NotebookNode:
     cells = [new_markdown_cell("# Tiny\nTwo exercises.", id="tiny-title"),
              new_code_cell("import math", id="tiny-setup")]
-    for (solution_id, solution), (tests_id, tests) in zip(SOLUTION.items(), TESTS.items(), strict=True):
+    for (solution_id, solution), (tests_id, test) in zip(SOLUTION.items(), tests.items(), strict=True):
         cells.append(new_code_cell(solution, id=solution_id, metadata=_meta(solution_id, solution=True)))
-        cells.append(new_code_cell(tests, id=tests_id, metadata=_meta(tests_id, grade=True, locked=True,
+        cells.append(new_code_cell(test, id=tests_id, metadata=_meta(tests_id, grade=True, locked=True,
                                                                        points=POINTS[tests_id])))
     nb = new_notebook(cells=cells)
     nb.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
@@ -51,12 +51,12 @@ def source_notebook() -> nbformat.NotebookNode:
     return nb
 
 
-def build(root: Path) -> Path:
-    """A course directory at ``root`` holding the tiny assignment, released."""
+def build(root: Path, tests: dict[str, str] = TESTS) -> Path:
+    """A course directory at ``root`` holding the tiny assignment (with these test cells), released."""
     (root / "source" / ASSIGNMENT).mkdir(parents=True)
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copy(REPO_ROOT / "source" / "header.ipynb", root / "source" / "header.ipynb")
-    nbformat.write(source_notebook(), root / "source" / ASSIGNMENT / NOTEBOOK)
+    nbformat.write(source_notebook(tests), root / "source" / ASSIGNMENT / NOTEBOOK)
     nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=root)
     return root
 
