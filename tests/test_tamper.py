@@ -1,4 +1,4 @@
-"""Tamper detection (autograder.tamper, autograder.execute) and the sandbox's command line (autograder.sandbox).
+"""Tamper detection (autograder.tamper, autograder.execute) and the sandbox's choice and command line.
 
 The unit tests need no kernel. The last tests grade, through ``grade``, a tiny course whose test cells
 use ``course.checks`` as the real notebooks do: patching it through a function's ``__globals__`` or
@@ -147,3 +147,11 @@ def test_patching_course_checks_zeroes_the_tests_and_says_what_changed(checks_cl
         assert not row.reasons and not row.flags, row
     else:
         assert any(words in reason and "before ex1-tests" in reason for reason in row.reasons), row
+
+
+def test_without_bubblewrap_auto_says_so_and_bwrap_refuses(monkeypatch):
+    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bubblewrap is not installed")
+    auto = sandbox.choose("auto")
+    assert not auto.sandboxed and "NOT sandboxed" in auto.note and "not installed" in auto.note
+    with pytest.raises(RuntimeError, match="not installed"):
+        sandbox.choose("bwrap")
