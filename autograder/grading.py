@@ -115,8 +115,11 @@ def fingerprint(files: dict[str, bytes], limits: Limits) -> str:
 Prepared = tuple[dict[str, bytes], list[str], list[str], list[str]]  # files, repairs, flags, reasons
 
 
-def prepare_submission(folder: Path, release: dict[str, nbformat.NotebookNode]) -> Prepared:
-    """Read a student's folder: notebooks loaded and repaired against the release, every file scanned.
+def prepare_submission(folder: Path, release: dict[str, nbformat.NotebookNode],
+                       assignment_files: dict[str, bytes] | None = None) -> Prepared:
+    """Read a student's folder: notebooks loaded and repaired against the release, every other file scanned.
+
+    A file identical to one the assignment ships (``assignment_files``, its data) is not flagged.
 
     Returns the files to grade, the repairs made, integrity flags and the reasons a notebook
     could not be used (it then scores zero, as nbgrader scores a missing notebook).
@@ -127,7 +130,7 @@ def prepare_submission(folder: Path, release: dict[str, nbformat.NotebookNode]) 
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix != ".ipynb":
             files[path.name] = path.read_bytes()  # data files, timestamp.txt
-            if path.name != "timestamp.txt":
+            if path.name != "timestamp.txt" and (assignment_files or {}).get(path.name) != files[path.name]:
                 flags += [str(flag) for flag in integrity.scan_file(path.name, files[path.name])]
     for name, release_nb in release.items():
         path = folder / name
@@ -219,7 +222,7 @@ def grade(course: Course, assignment: str, *, students: Iterable[str] | None = N
         if not folder.is_dir():
             rows[student] = StudentRow(student, "not graded", reasons=[f"no submission in {folder}"])
             continue
-        files, repairs, flags, reasons = prepare_submission(folder, release)
+        files, repairs, flags, reasons = prepare_submission(folder, release, data)
         row = rows[student] = StudentRow(student, "graded", repairs=repairs, flags=flags, reasons=reasons)
         state = _read_state(course, assignment, student)
         if (not force and state and state.get("fingerprint") == fingerprint(files, limits)

@@ -98,6 +98,7 @@ def attacks(canary_path: Path, port: int) -> dict[str, dict[str, str]]:
         "double-fork": {"ex1-add": DOUBLE_FORK + HONEST_ADD, "ex2-mean": HONEST_MEAN},
         "thread-bomb": {"ex1-add": HONEST_ADD, "ex2-mean": "import threading, time\nfor _ in range(300):\n"
                         "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n" + HONEST_MEAN},
+        "extra-file": {"ex1-add": "from helper import add", "ex2-mean": HONEST_MEAN},
         "big-file": {"ex1-add": "open('/tmp/big', 'wb').write(b'x' * 100_000_000)\n" + HONEST_ADD,
                      "ex2-mean": HONEST_MEAN},
     }
@@ -117,6 +118,7 @@ EXPECTED = {
     "network": (2, []),  # no network: the connection fails and ex2's cell raises
     "double-fork": (5, []),
     "thread-bomb": (2, []),  # the process limit (150 here) stops it: ex2's cell raises
+    "extra-file": (5, ["helper.py", "runs code built at run time"]),  # graded, and its helper.py flagged
     "big-file": (3, []),  # the file-size limit (20 MB here) stops it: ex1's cell raises
 }
 
@@ -159,12 +161,18 @@ def _sleepers() -> list[int]:
     return found
 
 
+# Files besides the notebook: a module whose code hides behind exec of hex text (the scan must read it too).
+EXTRA_FILES = {"extra-file": {"helper.py": f"exec(bytes.fromhex({HONEST_ADD.encode().hex()!r}).decode())\n".encode()}}
+
+
 def _submit(root: Path, students: dict[str, dict[str, str]]) -> None:
     release = tiny.release(root)
     for student, answers in students.items():
         folder = root / "submitted" / student / tiny.ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(tiny.with_answers(release, answers), folder / tiny.NOTEBOOK)
+        for name, content in EXTRA_FILES.get(student, {}).items():
+            (folder / name).write_bytes(content)
 
 
 def _build(tmp: Path, name: str) -> tuple[Course, Path, str, Listener]:
