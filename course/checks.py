@@ -28,25 +28,65 @@ def check_array(value, *, shape: tuple[int, ...] | None = None, name: str = "the
     return array
 
 
+def plain(value):
+    """``value`` as a reader writes it: numpy scalars as Python numbers, containers element by element."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain(item) for item in value)
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in value.items()}
+    return value
+
+
+def _digits_to_show(actual: np.ndarray, expected: np.ndarray) -> int:
+    """Enough significant digits that two numbers which differ print differently (4 at least, 17 at most)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.abs(actual - expected) / np.maximum(np.abs(expected), np.finfo(float).tiny)
+    finite = relative[np.isfinite(relative) & (relative > 0)]
+    if not finite.size:
+        return 4
+    return int(min(17, max(4, np.ceil(-np.log10(finite.min())) + 2)))
+
+
 def check_close(
     actual, expected, *, name: str = "the result", rtol: float = 1e-4, atol: float = 1e-7
 ) -> None:
-    """``actual`` equals ``expected`` elementwise within tolerance (same shape)."""
+    """``actual`` equals ``expected`` elementwise within tolerance (same shape).
+
+    The message gives the largest absolute and relative difference, where it is, and the tolerance,
+    with enough digits to see the miss.
+    """
     expected = np.asarray(expected, dtype=float)
     actual = check_array(actual, shape=expected.shape, name=name)
     if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
-        worst = int(np.nanargmax(np.abs(actual - expected).ravel())) if actual.size else 0
+        difference = np.abs(actual - expected)
+        difference = np.where(np.isnan(actual) != np.isnan(expected), np.inf, np.nan_to_num(difference, nan=0.0))
+        worst = int(np.argmax(difference.ravel())) if actual.size else 0
+        got, want = actual.ravel()[worst], expected.ravel()[worst]
+        relative = abs(got - want) / abs(want) if want else float("inf")
+        digits = _digits_to_show(actual, expected)
+        position = tuple(int(index) for index in np.unravel_index(worst, actual.shape))
+        where = f" at position {position[0] if len(position) == 1 else position}" if actual.ndim else ""
+        if np.isnan(got) != np.isnan(want):
+            miss = f"NaN{where} where {want:g} was expected" if np.isnan(got) else \
+                f"{got:g}{where} where NaN was expected"
+            _fail(f"{name} is not what was expected: got {np.array2string(actual, precision=digits)}, "
+                  f"expected {np.array2string(expected, precision=digits)}; {miss}")
         _fail(
-            f"{name} is not what was expected: got {np.array2string(actual, precision=4)}, "
-            f"expected {np.array2string(expected, precision=4)} "
-            f"(first large difference at position {worst})"
+            f"{name} is not what was expected: got {np.array2string(actual, precision=digits)}, "
+            f"expected {np.array2string(expected, precision=digits)}; the largest difference is "
+            f"{abs(got - want):.3g} (relative {relative:.3g}){where}: got {got:.{digits}g}, expected "
+            f"{want:.{digits}g}, and the tolerance is {atol:g} + {rtol:g} x |expected|"
         )
 
 
 def check_equal(actual, expected, *, name: str) -> None:
-    """Plain equality with a message naming both values."""
+    """Plain equality with a message naming both values (as plain numbers, not numpy reprs)."""
     if actual != expected:
-        _fail(f"{name}: expected {expected!r}, got {actual!r}")
+        _fail(f"{name}: expected {plain(expected)!r}, got {plain(actual)!r}")
 
 
 def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:

@@ -165,6 +165,31 @@ def test_check_close_and_check_array_messages():
         checks.check_array({"a": 1}, name="norms")
 
 
+def test_a_near_miss_shows_where_by_how_much_and_the_tolerance():
+    """float32 against float64 differs in the 8th digit: the message must show digits that differ."""
+    expected = np.array([0.1, 0.2, 0.3], dtype=np.float64)
+    got = expected.astype(np.float32)
+    with pytest.raises(AssertionError) as error:
+        checks.check_close(got, expected, name="clipped", rtol=1e-12, atol=0)
+    message = str(error.value)
+    assert "the largest difference is" in message and "at position " in message
+    assert "tolerance is 0 + 1e-12 x |expected|" in message
+    worst = int(np.argmax(np.abs(got.astype(float) - expected)))
+    assert f"got {float(got[worst]):.10g}"[:12] in message and f"expected {expected[worst]:.10g}" in message
+    assert "np." not in message
+    with pytest.raises(AssertionError, match=r"NaN at position \(1, 0\) where 3 was expected"):
+        checks.check_close([[1.0, 2.0], [np.nan, 4.0]], [[1.0, 2.0], [3.0, 4.0]], name="norms")
+
+
+def test_messages_print_plain_numbers():
+    with pytest.raises(AssertionError) as error:
+        checks.check_equal(np.float64(2.0), np.float64(3.0), name="the loss")
+    assert str(error.value) == "the loss: expected 3.0, got 2.0"
+    with pytest.raises(AssertionError) as error:
+        checks.check_equal((np.int64(2), 3), (2, 4), name="the shape")
+    assert "np." not in str(error.value) and "(2, 3)" in str(error.value)
+
+
 def test_check_keras_name():
     checks.check_keras_name("elu", kind="activation")
     checks.check_keras_name("he_normal", kind="initializer")
