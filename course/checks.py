@@ -7,7 +7,9 @@ only, so the framework is the oracle.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -97,7 +99,8 @@ def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
 def check_is_model(model, *, name: str = "your function") -> None:
     """``model`` is a Keras model (not None, not a list of layers)."""
     if not isinstance(model, keras.Model):
-        _fail(f"{name} should return a keras.Model (e.g. keras.Sequential), got {type(model).__name__}")
+        _fail(f"{name} should return a keras.Model (keras.Sequential or a Functional keras.Model), "
+              f"got {type(model).__name__}")
 
 
 def check_layer_count(model: keras.Model, layer_type: type, expected: int) -> None:
@@ -115,26 +118,145 @@ def check_input_shape(model: keras.Model, n_features: int) -> None:
               f"(start the model with keras.Input(shape=({n_features},)))")
 
 
+# --- One rule for structure: what counts as the same activation and the same initializer -----------------
+
+# Layers that are an activation function applied on their own (after a Dense layer without one).
+ACTIVATION_LAYERS = (keras.layers.Activation, keras.layers.ELU, keras.layers.ReLU, keras.layers.LeakyReLU)
+_ACTIVATION_DEFAULTS = {"elu": ("alpha", 1.0), "leaky_relu": ("negative_slope", 0.2)}
+
+
+def _with_parameter(name: str, parameter: str, value: float) -> str:
+    default = _ACTIVATION_DEFAULTS.get(name)
+    if default == (parameter, float(value)) and name != "leaky_relu":
+        return name
+    return f"{name}({parameter}={float(value):g})"
+
+
+def activation_spec(thing) -> str:
+    """The activation a name, function, Dense layer or activation layer applies, as one comparable string.
+
+    ``"elu"``, ``Dense(activation="elu")``, ``Activation("elu")`` and ``ELU()`` all give ``"elu"``;
+    ``LeakyReLU(negative_slope=0.3)`` and ``ReLU(negative_slope=0.3)`` give ``"leaky_relu(negative_slope=0.3)"``;
+    the string ``"leaky_relu"`` (Keras' default slope 0.2) gives ``"leaky_relu(negative_slope=0.2)"``.
+    """
+    if isinstance(thing, keras.layers.ELU):
+        return _with_parameter("elu", "alpha", thing.alpha)
+    if isinstance(thing, keras.layers.LeakyReLU):
+        return _with_parameter("leaky_relu", "negative_slope", thing.negative_slope)
+    if isinstance(thing, keras.layers.ReLU):
+        max_value, slope, threshold = thing.max_value, float(thing.negative_slope), float(thing.threshold)
+        if max_value is None and threshold == 0.0:
+            return "relu" if slope == 0.0 else _with_parameter("leaky_relu", "negative_slope", slope)
+        return f"relu(max_value={max_value}, negative_slope={slope:g}, threshold={threshold:g})"
+    if isinstance(thing, keras.layers.Layer):
+        function = getattr(thing, "activation", None)
+    else:
+        function = keras.activations.get(thing)
+    if function is None:
+        return "linear"
+    if isinstance(function, ACTIVATION_LAYERS):  # Dense(activation=keras.layers.ELU())
+        return activation_spec(function)
+    name = getattr(function, "__name__", type(function).__name__)
+    if name in _ACTIVATION_DEFAULTS:
+        return _with_parameter(name, *_ACTIVATION_DEFAULTS[name])
+    return name
+
+
 def activation_name(layer: keras.layers.Layer) -> str:
     """The name of a layer's activation function (``'linear'`` when it has none)."""
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", "linear") if activation is not None else "linear"
+    return activation_spec(layer)
 
 
-def check_activation(layer: keras.layers.Layer, expected: str, *, index: int) -> None:
-    """Layer ``index`` (1-based, counting Dense layers) uses activation ``expected``."""
-    expected_name = activation_name(keras.layers.Dense(1, activation=expected))
-    found = activation_name(layer)
-    if found != expected_name:
-        _fail(f"Dense layer {index} uses activation {found!r}, expected {expected_name!r}")
+@dataclass(frozen=True)
+class DenseBlock:
+    """A Dense layer and the activation applied to its output: its own, or the activation layer right after it."""
+
+    dense: keras.layers.Dense
+    activation: str
+    activation_layer: keras.layers.Layer | None  # the separate activation layer, when there is one
+
+
+def _chain(model: keras.Model) -> list[keras.layers.Layer]:
+    """The model's layers input to output, without the InputLayer (Functional models list it, Sequential not)."""
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def dense_blocks(model: keras.Model) -> list[DenseBlock]:
+    """Each Dense layer with its activation, whether built in (``activation="elu"``) or the next layer."""
+    layers = _chain(model)
+    blocks = []
+    for position, layer in enumerate(layers):
+        if not isinstance(layer, keras.layers.Dense):
+            continue
+        following = layers[position + 1] if position + 1 < len(layers) else None
+        if activation_spec(layer) == "linear" and isinstance(following, ACTIVATION_LAYERS):
+            blocks.append(DenseBlock(layer, activation_spec(following), following))
+        else:
+            blocks.append(DenseBlock(layer, activation_spec(layer), None))
+    return blocks
+
+
+def check_activation(layer, expected, *, index: int) -> None:
+    """Dense layer ``index`` (1-based) applies activation ``expected``: in the layer or as the next layer.
+
+    ``layer`` is a ``DenseBlock`` (from ``dense_blocks``) or a layer; ``expected`` a name, function or layer.
+    """
+    found = layer.activation if isinstance(layer, DenseBlock) else activation_spec(layer)
+    expected_spec = activation_spec(expected)
+    if found != expected_spec:
+        _fail(f"Dense layer {index} applies the activation {found!r}, expected {expected_spec!r} "
+              f"(activation={expected_spec.split('(')[0]!r} in the Dense layer, or an activation layer right after it)")
+
+
+_NAMED_VARIANCE_SCALING = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+                           "lecun_normal")
+
+
+def _resolve_initializer(initializer):
+    if isinstance(initializer, type):
+        initializer = initializer()
+    return keras.initializers.get(initializer)
+
+
+def initializer_distribution(initializer) -> tuple:
+    """What an initializer draws from: ``("VarianceScaling", scale, mode, distribution)`` or its class and config.
+
+    ``"he_normal"``, ``keras.initializers.HeNormal`` (class or instance) and
+    ``VarianceScaling(2.0, "fan_in", "truncated_normal")`` give the same tuple; the seed does not count.
+    """
+    init = _resolve_initializer(initializer)
+    if isinstance(init, keras.initializers.VarianceScaling):
+        distribution = "truncated_normal" if init.distribution == "normal" else init.distribution
+        return ("VarianceScaling", float(init.scale), init.mode, distribution)
+    config = {key: value for key, value in init.get_config().items() if key != "seed"}
+    return (type(init).__name__, tuple(sorted((key, repr(plain(value))) for key, value in config.items())))
+
+
+def describe_initializer(initializer) -> str:
+    """A reader's name for an initializer: ``he_normal``, or its class and parameters."""
+    distribution = initializer_distribution(initializer)
+    for name in _NAMED_VARIANCE_SCALING:
+        if initializer_distribution(name) == distribution:
+            return name
+    if distribution[0] == "VarianceScaling":
+        _, scale, mode, kind = distribution
+        return f"VarianceScaling(scale={scale:g}, mode={mode!r}, distribution={kind!r})"
+    name, parameters = distribution
+    return f"{name}({', '.join(f'{key}={value}' for key, value in parameters)})"
+
+
+def same_initializer(found, expected) -> bool:
+    """Both initializers draw from the same distribution (name, class, instance or equivalent VarianceScaling)."""
+    return initializer_distribution(found) == initializer_distribution(expected)
 
 
 def check_initializer(layer: keras.layers.Layer, expected, *, index: int) -> None:
-    """Layer ``index`` uses Keras' initializer ``expected`` (a name, class or instance) for its kernel."""
-    expected_class = expected if isinstance(expected, type) else type(keras.initializers.get(expected))
-    found = type(layer.kernel_initializer)
-    if found is not expected_class:
-        _fail(f"Dense layer {index} uses {found.__name__}, expected {expected_class.__name__}")
+    """Dense layer ``index`` draws its kernel like ``expected`` (a name, class, instance or VarianceScaling)."""
+    dense = layer.dense if isinstance(layer, DenseBlock) else layer
+    if not same_initializer(dense.kernel_initializer, expected):
+        _fail(f"Dense layer {index} draws its kernel with {describe_initializer(dense.kernel_initializer)}, "
+              f"expected {describe_initializer(expected)} (kernel_initializer={describe_initializer(expected)!r} "
+              f"or an equivalent VarianceScaling)")
 
 
 def check_dense_stack(
@@ -146,21 +268,24 @@ def check_dense_stack(
     initializer,
     n_hidden_checked_for_initializer: int | None = None,
 ) -> None:
-    """A plain MLP: input shape, Dense layer count, units, activations and kernel initializers."""
+    """A plain MLP (Sequential or Functional): input shape, Dense count, units, activations, kernel initializers.
+
+    An activation counts whether it is built into the Dense layer or is the layer right after it.
+    """
     check_is_model(model)
     check_input_shape(model, n_features)
     check_layer_count(model, keras.layers.Dense, len(units))
-    layers = dense_layers(model)
-    rows = zip(layers, units, activations, strict=True)
-    for index, (layer, n_units, activation) in enumerate(rows, start=1):
-        if layer.units != n_units:
-            _fail(f"Dense layer {index} has {layer.units} units, expected {n_units}")
-        check_activation(layer, activation, index=index)
+    blocks = dense_blocks(model)
+    rows = zip(blocks, units, activations, strict=True)
+    for index, (block, n_units, activation) in enumerate(rows, start=1):
+        if block.dense.units != n_units:
+            _fail(f"Dense layer {index} has {block.dense.units} units, expected {n_units}")
+        check_activation(block, activation, index=index)
     n_checked = n_hidden_checked_for_initializer
     if n_checked is None:
-        n_checked = len(layers) - 1
-    for index, layer in enumerate(layers[:n_checked], start=1):
-        check_initializer(layer, initializer, index=index)
+        n_checked = len(blocks) - 1
+    for index, block in enumerate(blocks[:n_checked], start=1):
+        check_initializer(block, initializer, index=index)
 
 
 def check_in(value, allowed: Sequence, *, name: str) -> None:
@@ -169,12 +294,52 @@ def check_in(value, allowed: Sequence, *, name: str) -> None:
         _fail(f"{name} should be one of {list(allowed)!r}, got {value!r}")
 
 
-def check_raises_nothing(function: Callable, *args, name: str, **kwargs):
-    """Call ``function`` and turn the placeholder ``NotImplementedError`` into a clear failure."""
+def _where_in_student_code(traceback) -> str:
+    """`` (in build_model, line 4 of its cell)`` for the deepest frame of a notebook cell inside a function."""
+    where = ""
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        in_cell = "ipykernel_" in code.co_filename or code.co_filename.startswith("<ipython-input")
+        if in_cell and code.co_name != "<module>":
+            where = f" (in {code.co_name}, line {traceback.tb_lineno} of its cell)"
+        traceback = traceback.tb_next
+    return where
+
+
+def _sentence(what: str, exc: BaseException, hint: str = "") -> str:
+    if isinstance(exc, NotImplementedError):
+        return f"{what}: the exercise is not written yet (it still raises NotImplementedError)"
+    if isinstance(exc, NameError):
+        return f"{what}: {exc} (run the cell that defines it, or restore it if it was deleted)"
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+    sentence = f"{what} raised {type(exc).__name__}: {message}{_where_in_student_code(exc.__traceback__)}"
+    return f"{sentence}; {hint}" if hint else sentence
+
+
+@contextmanager
+def explained(what: str, *, hint: str = "") -> Iterator[None]:
+    """Turn any error but a failed check inside the block into one sentence: what the grader did, what went wrong.
+
+    ``what`` says what the grader was doing ("training build_bn_model() for 3 epochs"); ``hint`` what to
+    change when a known mistake causes it.
+    """
     try:
+        yield
+    except AssertionError:
+        raise
+    except Exception as exc:
+        raise AssertionError(_sentence(what, exc, hint)) from exc
+
+
+def call(function: Callable, *args, name: str, hint: str = "", **kwargs):
+    """Call the student's ``function``; any error becomes a sentence naming the call (``name``) and the error."""
+    with explained(name, hint=hint):
         return function(*args, **kwargs)
-    except NotImplementedError as exc:
-        raise AssertionError(f"{name} is not written yet (it still raises NotImplementedError)") from exc
+
+
+def check_raises_nothing(function: Callable, *args, name: str, **kwargs):
+    """Call ``function`` and turn the placeholder ``NotImplementedError`` (or any error) into a clear failure."""
+    return call(function, *args, name=name, **kwargs)
 
 
 def check_compiled(model: keras.Model, *, optimizer: type, loss: str) -> None:

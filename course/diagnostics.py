@@ -12,12 +12,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from course.lockout import exercise_helper
+
 
 def _loss_value(model: keras.Model, X, y, loss: keras.losses.Loss | None):
     loss = loss or keras.losses.SparseCategoricalCrossentropy()
     return loss(y, model(X, training=True))
 
 
+@exercise_helper  # notebook 01's exercise 1 (kernel_gradient_norms) refuses it
 def gradient_norms(
     model: keras.Model, X, y, loss: keras.losses.Loss | None = None
 ) -> dict[str, float]:
@@ -128,6 +131,7 @@ def layer_outputs(model: keras.Model, X) -> list[tuple[str, np.ndarray]]:
     return outputs
 
 
+@exercise_helper  # notebook 03's exercise 2 (dead_unit_fraction) refuses it
 def activation_stats(model: keras.Model, X) -> list[LayerStats]:
     """Per-layer mean, standard deviation, dead and saturated fractions of a Sequential model."""
     stats = []

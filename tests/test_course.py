@@ -124,8 +124,11 @@ def test_check_dense_stack_accepts_the_right_model():
 @pytest.mark.parametrize("model, kwargs, message", [
     (_mlp([8, 3]), {}, "expected 3 Dense layers, found 2"),
     (_mlp([8, 5, 3]), {}, "Dense layer 2 has 5 units, expected 4"),
-    (_mlp([8, 4, 3], activation="tanh"), {}, "Dense layer 1 uses activation 'tanh', expected 'relu'"),
-    (_mlp([8, 4, 3], init="glorot_uniform"), {}, "Dense layer 1 uses GlorotUniform, expected HeNormal"),
+    (_mlp([8, 4, 3], activation="tanh"), {}, "Dense layer 1 applies the activation 'tanh', expected 'relu'"),
+    (_mlp([8, 4, 3], init="glorot_uniform"), {},
+     "Dense layer 1 draws its kernel with glorot_uniform, expected he_normal"),
+    (_mlp([8, 4, 3], init=keras.initializers.VarianceScaling(2.0, "fan_in", "uniform")), {},
+     "Dense layer 1 draws its kernel with he_uniform, expected he_normal"),
     (_mlp([8, 4, 3]), {"n_features": 5}, "input shape should be (None, 5)"),
 ])
 def test_check_dense_stack_says_what_is_wrong(model, kwargs, message):
@@ -133,6 +136,99 @@ def test_check_dense_stack_says_what_is_wrong(model, kwargs, message):
                      initializer="he_normal") | kwargs
     with pytest.raises(AssertionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         checks.check_dense_stack(model, **arguments)
+
+
+def _separate_activations(functional: bool):
+    """8 -> 4 -> 3 with the hidden activations as their own layers (Activation, ReLU) and He as VarianceScaling."""
+    he = keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal")
+    layers = [keras.layers.Dense(8, kernel_initializer=he), keras.layers.Activation("relu"),
+              keras.layers.Dense(4, kernel_initializer=keras.initializers.HeNormal), keras.layers.ReLU(),
+              keras.layers.Dense(3, activation="softmax")]
+    if not functional:
+        return keras.Sequential([keras.Input(shape=(2,)), *layers])
+    inputs = keras.Input(shape=(2,))
+    h = inputs
+    for layer in layers:
+        h = layer(h)
+    return keras.Model(inputs, h)
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["Sequential", "Functional"])
+def test_check_dense_stack_accepts_every_way_of_writing_the_same_model(functional):
+    checks.check_dense_stack(_separate_activations(functional), n_features=2, units=[8, 4, 3],
+                             activations=["relu", "relu", "softmax"], initializer="he_normal")
+    with pytest.raises(AssertionError, match="Dense layer 2 applies the activation 'relu', expected 'elu'"):
+        checks.check_dense_stack(_separate_activations(functional), n_features=2, units=[8, 4, 3],
+                                 activations=["relu", "elu", "softmax"], initializer="he_normal")
+
+
+@pytest.mark.parametrize("written, expected, same", [
+    (keras.layers.ELU(), "elu", True),
+    (keras.layers.ELU(alpha=0.5), "elu", False),
+    (keras.layers.Activation("elu"), keras.layers.Dense(2, activation="elu"), True),
+    (keras.layers.LeakyReLU(), "leaky_relu", False),  # the layer's slope is 0.3, the function's 0.2
+    (keras.layers.LeakyReLU(negative_slope=0.2), "leaky_relu", True),
+    (keras.layers.ReLU(negative_slope=0.3), keras.layers.LeakyReLU(), True),
+    (keras.layers.ReLU(max_value=6.0), "relu", False),
+    (keras.layers.Dense(2), "linear", True),
+    (keras.layers.Dense(2, activation=keras.layers.ELU()), "elu", True),
+])
+def test_an_activation_is_the_same_whichever_way_it_is_written(written, expected, same):
+    assert (checks.activation_spec(written) == checks.activation_spec(expected)) is same
+
+
+@pytest.mark.parametrize("written, expected, same", [
+    ("he_normal", keras.initializers.HeNormal, True),
+    (keras.initializers.HeNormal(seed=3), "he_normal", True),
+    (keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal"), "he_normal", True),
+    (keras.initializers.VarianceScaling(2.0, "fan_in", "normal"), "he_normal", True),  # Keras' alias
+    (keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"), "he_normal", False),
+    (keras.initializers.VarianceScaling(1.0, "fan_avg", "uniform"), "glorot_uniform", True),
+    ("lecun_normal", "he_normal", False),
+    (keras.initializers.RandomNormal(stddev=0.05, seed=1), "random_normal", True),
+    (keras.initializers.RandomNormal(stddev=1.0), "random_normal", False),
+])
+def test_an_initializer_is_the_same_when_it_draws_from_the_same_distribution(written, expected, same):
+    assert checks.same_initializer(written, expected) is same
+
+
+def test_an_error_in_student_code_becomes_a_sentence():
+    def diagnose(norms):
+        return norms[0] / norms[-1]
+
+    with pytest.raises(AssertionError, match=r"^diagnose\(\[1, 0\]\) raised ZeroDivisionError: division by zero"):
+        checks.call(diagnose, [1, 0], name="diagnose([1, 0])")
+    with pytest.raises(AssertionError, match="not written yet"):
+        checks.call(lambda: (_ for _ in ()).throw(NotImplementedError), name="f()")
+    with pytest.raises(AssertionError, match="evaluating the model raised TypeError: .*; compile with metrics"):
+        with checks.explained("evaluating the model", hint="compile with metrics=['accuracy']"):
+            loss, accuracy = 0.5
+    with pytest.raises(AssertionError, match="^a check's own message$"):  # failed checks pass through unchanged
+        with checks.explained("anything"):
+            raise AssertionError("a check's own message")
+
+
+def test_a_helper_that_is_the_exercise_refuses_to_run_while_the_answer_is_tested():
+    from course import lockout
+
+    model = _mlp([4, 3])
+    X, y = np.ones((2, 2), dtype="float32"), np.array([0, 1])
+
+    def answer_by_calling_the_helper(model, X, y):
+        return diagnostics.kernel_norms(diagnostics.gradient_norms(model, X, y))
+
+    from course.diagnostics import gradient_norms  # imported by name: refused too
+    expected = answer_by_calling_the_helper(model, X, y)  # outside the block it works
+    with lockout.off_limits(diagnostics.gradient_norms, exercise="exercise 1", instead="use tf.GradientTape"):
+        for answer in (answer_by_calling_the_helper, lambda m, a, b: gradient_norms(m, a, b)):
+            with pytest.raises(AssertionError, match="exercise 1 asks you to use tf.GradientTape; "
+                                                     "course.diagnostics.gradient_norms is off limits here"):
+                answer(model, X, y)
+        assert diagnostics.kernel_norms({"d/kernel": 1.0}).tolist() == [1.0]  # helpers not listed still run
+    np.testing.assert_array_equal(answer_by_calling_the_helper(model, X, y), expected)  # unlocked again
+    with pytest.raises(TypeError, match="not marked"):
+        with lockout.off_limits(diagnostics.kernel_norms, exercise="e", instead="i"):
+            pass
 
 
 def test_check_dense_stack_rejects_what_is_not_a_model():

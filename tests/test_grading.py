@@ -174,3 +174,35 @@ def test_every_exercise_is_covered(graded):
     solution_cells = {notebooks.grade_id(cell) for cell in source.cells
                       if notebooks.nbgrader_meta(cell).get("solution") and not notebooks.is_manual(cell)}
     assert solution_cells == set(graded.spec.EXERCISES)
+
+
+# The two students who deleted cells meet nbgrader's own handling (a NameError where a definition is gone).
+_STRUCTURALLY_BROKEN = {"raises-and-deleted-exercise", "deleted-and-duplicated-tests"}
+
+
+def _test_cell_failures(graded, student: str) -> list[tuple[str, str, str]]:
+    """(grade_id, ename, evalue) of each error a test cell of ``student``'s autograded notebook shows."""
+    path = graded.autograded_dir(student) / "autograded" / student / graded.spec.ASSIGNMENT / graded.spec.NOTEBOOK
+    failures = []
+    for cell in notebooks.read(path).cells:
+        meta = notebooks.nbgrader_meta(cell)
+        if not (meta.get("grade") and cell.cell_type == "code"):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                failures.append((meta.get("grade_id"), output.get("ename", ""), output.get("evalue", "")))
+    return failures
+
+
+def test_every_test_failure_is_a_sentence(graded):
+    """Every failure a test cell shows a student is a check's message: no bare exception, no numpy repr."""
+    students = sorted({row.student for row in graded.rows} - _STRUCTURALLY_BROKEN)
+    seen, bad = 0, []
+    for student in students:
+        for grade_id, ename, evalue in _test_cell_failures(graded, student):
+            seen += 1
+            words = re.findall(r"[A-Za-z]+", evalue)
+            if ename != "AssertionError" or len(words) < 4 or "np.float64(" in evalue or "np.float32(" in evalue:
+                bad.append(f"{student} {grade_id}: {ename}: {evalue[:200]}")
+    assert seen, "no test cell failed in this class: the blank and wrong students should fail some"
+    assert not bad, "test failures that are not sentences:\n" + "\n".join(bad)
