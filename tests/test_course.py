@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -365,3 +367,16 @@ def test_layer_outputs_follow_the_layers():
     assert [name for name, _ in outputs] == [layer.name for layer in model.layers]
     assert [out.shape for _, out in outputs] == [(32, 5), (32, 4), (32, 3)]
     np.testing.assert_allclose(outputs[-1][1], keras.ops.convert_to_numpy(model(X[:, :2])), rtol=1e-6)
+
+
+def test_importing_course_first_keeps_tensorflow_start_up_logs_out_of_the_notebook():
+    """The notebooks' first line, `import course  # first: it quiets TensorFlow's start-up logs`, is true."""
+    import subprocess
+    import sys
+
+    script = "import course, keras, tensorflow as tf; print(float(tf.constant(1.0) + 1))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"})
+    assert result.stdout.strip() == "2.0"
+    assert "cudart_stub" not in result.stderr and "oneDNN" not in result.stderr and "I0000" not in result.stderr, \
+        result.stderr
