@@ -166,6 +166,8 @@ R_NAMESPACE = "reaches into the notebook's variables through IPython ({})"
 R_HISTORY = "reads the cells run before ({})"
 R_PATH = "builds a path that leaves the submission folder ({})"
 R_CHDIR = "changes the working folder ({})"
+R_LOCKOUT = "touches the lock that keeps the course's exercise helpers out of the tests ({})"
+LOCKOUT = "course.lockout"
 R_EXTRA = "the submission carries an extra file ({}, {} bytes): a person should look at it"
 R_UNREADABLE = "the scan could not follow this code to the end (it is nested too deeply): read it"
 R_MODULE_FILE = "a file named like a module the tests import ({}): it would be imported instead of it"
@@ -712,6 +714,8 @@ class _Scanner(ast.NodeVisitor):
             self.flag(node, R_HISTORY.format(node.attr))
         elif base == "sys" and node.attr in SYS_IMPORT_HOOKS:
             self.flag(node, R_TRACE.format(f"sys.{node.attr}"))
+        elif base == "course" and node.attr == "lockout":
+            self.flag(node, R_LOCKOUT.format(LOCKOUT))
         elif self.goes_up(node):
             self.flag(node, R_PATH.format("a folder above the working folder"))
         self.generic_visit(node)
@@ -733,6 +737,9 @@ class _Scanner(ast.NodeVisitor):
     # -- imports --------------------------------------------------------------------------------------------
 
     def imported(self, node: ast.AST, module: str) -> None:
+        if module == LOCKOUT or module.startswith(LOCKOUT + "."):
+            self.flag(node, R_LOCKOUT.format(f"imports {module}"))
+            return
         for network in NETWORK_MODULES:
             if module == network or module.startswith(network + "."):
                 self.flag(node, R_NETWORK.format(f"imports {module}"))
@@ -753,7 +760,7 @@ class _Scanner(ast.NodeVisitor):
         module = node.module or ""
         for alias in node.names:
             full = f"{module}.{alias.name}"
-            self.imported(node, full if module == "http" else module)
+            self.imported(node, full if module in ("http", "course") else module)
             if self.depth == 0 and alias.name != "*":
                 self.binding(node, alias.asname or alias.name, full)
 

@@ -433,6 +433,11 @@ TRICKS = {
     "%alias": ("%alias ll ls -l", "runs a shell command"),
     "%pip explicit": ("get_ipython().run_line_magic('pip', 'install requests')", "runs a shell command"),
     "%load history": ("%load 1-3", "reads the cells run before (%load)"),
+    # the lock that keeps a course helper out of the test of the exercise it implements
+    "unlock helpers": ("from course import lockout\nlockout._locked.clear()", "touches the lock"),
+    "unlock by module": ("import course.lockout as lock\nlock._locked.clear()", "touches the lock"),
+    "unlock by name": ("from course.lockout import _locked\n_locked.clear()", "touches the lock"),
+    "unlock through course": ("course.lockout._locked.clear()", "touches the lock"),
 }
 
 
