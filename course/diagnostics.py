@@ -122,10 +122,17 @@ class LayerStats:
     saturated_fraction: float  # outputs within 1e-3 of the activation's bounds (sigmoid/tanh)
 
 
+def _computing_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
 def layer_outputs(model: keras.Model, X) -> list[tuple[str, np.ndarray]]:
-    """(layer name, output on X) for each layer of a Sequential model, in inference mode."""
+    """(layer name, output on X) for each layer of a chain of layers, in inference mode.
+
+    Sequential or Functional: a Functional model's InputLayer is not a layer that computes, so it is left out.
+    """
     outputs, h = [], tf.convert_to_tensor(X)
-    for layer in model.layers:
+    for layer in _computing_layers(model):
         h = layer(h, training=False)
         outputs.append((layer.name, keras.ops.convert_to_numpy(h)))
     return outputs
@@ -133,9 +140,16 @@ def layer_outputs(model: keras.Model, X) -> list[tuple[str, np.ndarray]]:
 
 @exercise_helper  # notebook 03's exercise 2 (dead_unit_fraction) refuses it
 def activation_stats(model: keras.Model, X) -> list[LayerStats]:
-    """Per-layer mean, standard deviation, dead and saturated fractions of a Sequential model."""
+    """Mean, standard deviation, dead and saturated fractions of every layer's outputs, in inference mode.
+
+    One ``LayerStats`` per layer of the model, in order: every layer counts, not only Dense ones
+    (Flatten, BatchNormalization, Activation, Dropout ...) and the output layer is the last entry, so
+    ``activation_stats(model, X)[:-1]`` leaves out the output layer. A layer is saturated only if it applies
+    sigmoid or tanh itself (a Dense with that activation, or an ``Activation`` layer); dead means exactly 0
+    on every example of ``X``. A Functional model's InputLayer has no entry (it computes nothing).
+    """
     stats = []
-    for layer, (name, out) in zip(model.layers, layer_outputs(model, X), strict=True):
+    for layer, (name, out) in zip(_computing_layers(model), layer_outputs(model, X), strict=True):
         flat = out.reshape(len(out), -1)
         dead = float(np.mean(np.all(flat == 0, axis=0)))
         act = getattr(getattr(layer, "activation", None), "__name__", "")

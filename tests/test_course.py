@@ -109,6 +109,15 @@ def test_activation_stats_count_dead_and_saturated_units():
     assert sigmoid.mean == pytest.approx(1.0)
 
 
+def test_activation_stats_give_one_entry_per_layer_of_a_functional_model_too():
+    inputs = keras.Input(shape=(2,))
+    hidden = keras.layers.Dense(3, kernel_initializer="ones", bias_initializer=keras.initializers.Constant(-100.0))
+    outputs = keras.layers.Dense(2, activation="sigmoid")(keras.layers.Activation("relu")(hidden(inputs)))
+    stats = diagnostics.activation_stats(keras.Model(inputs, outputs), np.ones((4, 2), dtype="float32"))
+    assert [s.name for s in stats] == [hidden.name, stats[1].name, stats[2].name] and len(stats) == 3
+    assert stats[0].dead_fraction == 0.0 and stats[1].dead_fraction == 1.0  # dead after the Activation layer
+
+
 # --- checks ----------------------------------------------------------------------------------------
 
 def _mlp(units, activation="relu", init="he_normal"):
