@@ -73,11 +73,11 @@ def _grade(args: argparse.Namespace) -> int:
         # nbgrader takes one --student (the last one given): one run per named student, else one for all
         for student in args.student or [None]:
             nbgrader(feedback + (["--student", student] if student else []), cwd=course.root, check=False)
-    summary, csv_path, html_path = write_report(course, args.assignment, rows,
-                                                args.report or course.root / "reports",
-                                                time.perf_counter() - started)
-    print(summary)
-    print(f"report: {csv_path} and {html_path}; feedback in {course.root / 'feedback'}")
+    report = write_report(course, args.assignment, rows, args.report or course.root / "reports",
+                          time.perf_counter() - started)
+    print(report.summary)
+    print(f"report: {report.html}, {report.grades_csv} and what the class got wrong in {report.failures_csv}; "
+          f"feedback in {course.root / 'feedback'}")
     return 0
 
 

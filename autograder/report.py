@@ -1,4 +1,4 @@
-"""The grading report: a CSV per student and exercise, a self-contained HTML page, a summary line.
+"""The grading report: a CSV per student and exercise, what the class got wrong, an HTML page, a summary line.
 
 Scores come from the course's gradebook (nbgrader's API), so the report shows what ``nbgrader
 export`` and the formgrader show; the grading run adds why a student was not (fully) graded,
@@ -7,11 +7,17 @@ what was repaired and what was flagged for review.
 
 from __future__ import annotations
 
+import base64
 import csv
-import html
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
+
+from autograder import failures as failures_module
 from autograder.coursedir import CellScore, read_scores
+from autograder.failures import FailureGroup
 from autograder.grading import Course, StudentRow
 
 
@@ -54,74 +60,77 @@ def write_csv(path: Path, rows: list[StudentRow], cells: list[CellScore]) -> Non
                                f"{row.seconds:.1f}", row.sandbox])
 
 
-def _histogram_svg(totals: list[float], maximum: float, bins: int = 10) -> str:
-    """An inline SVG bar chart of the totals (no scripts, no external files)."""
-    width, height, pad = 420, 160, 24
-    counts = [0] * bins
-    for total in totals:
-        index = min(bins - 1, int(bins * total / maximum)) if maximum else 0
-        counts[index] += 1
-    top = max(counts) or 1
-    bar = (width - 2 * pad) / bins
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
-             f'role="img" aria-label="histogram of scores">']
-    for index, count in enumerate(counts):
-        h = (height - pad) * count / top
-        x, y = pad + index * bar, height - h
-        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar - 2:.1f}" height="{h:.1f}" fill="#4477aa">'
-                     f"<title>{count} students</title></rect>")
-        if count:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" font-size="11" '
-                         f'text-anchor="middle">{count}</text>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height + 14}" font-size="10" text-anchor="middle">'
-                     f"{maximum * index / bins:.0f}-{maximum * (index + 1) / bins:.0f}</text>")
-    parts.append("</svg>")
-    return "".join(parts)
+def histogram_png(totals: list[float], maximum: float, bins: int = 10) -> str:
+    """A bar chart of the totals as a base64 PNG (embedded in the page: no scripts, no external files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5.5, 2.4), dpi=100)
+    axis.hist(totals, bins=bins, range=(0, maximum or 1), color="#4477aa", edgecolor="white")
+    axis.set_xlabel(f"autograded points (of {maximum:g})")
+    axis.set_ylabel("students")
+    axis.yaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def write_html(path: Path, assignment: str, rows: list[StudentRow], cells: list[CellScore],
-               summary: str) -> None:
-    """A self-contained page: summary, score histogram, hardest exercises, one row per student."""
-    graded = [row for row in rows if row.max_score]
-    maximum = max((row.max_score for row in graded), default=0.0)
+@dataclass(frozen=True)
+class HardCell:
+    notebook: str
+    grade_id: str
+    points: str
+    mean_percent: str
+
+
+def hardest_cells(cells: list[CellScore]) -> list[HardCell]:
+    """Test cells by the class's mean share of their points, lowest first."""
     by_cell: dict[tuple[str, str], list[CellScore]] = {}
     for cell in cells:
         by_cell.setdefault((cell.notebook, cell.grade_id), []).append(cell)
-    hardest = sorted(((sum(c.score for c in group) / sum(c.max_score for c in group), key, group[0].max_score)
-                      for key, group in by_cell.items() if sum(c.max_score for c in group)))
-    esc = html.escape
-    student_rows = "".join(
-        f"<tr><td>{esc(row.student)}</td><td>{esc(row.status)}</td><td>{row.score:g} / {row.max_score:g}</td>"
-        f"<td>{esc('; '.join(row.reasons))}</td><td>{esc('; '.join(row.repairs))}</td>"
-        f"<td>{esc('; '.join(row.flags))}</td></tr>" for row in rows)
-    hardest_rows = "".join(f"<tr><td>{esc(notebook)}</td><td>{esc(grade_id)}</td><td>{points:g}</td>"
-                           f"<td>{100 * share:.0f}%</td></tr>" for share, (notebook, grade_id), points in hardest)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Grading report: {esc(assignment)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#eee}}</style>
-</head><body>
-<h1>Grading report: {esc(assignment)}</h1>
-<p>{esc(summary)}</p>
-<h2>Scores (autograded points)</h2>
-{_histogram_svg([row.score for row in graded], maximum) if graded else "<p>No graded submissions.</p>"}
-<h2>Hardest exercises</h2>
-<table><tr><th>notebook</th><th>test cell</th><th>points</th><th>mean score</th></tr>{hardest_rows}</table>
-<h2>Students</h2>
-<table><tr><th>student</th><th>status</th><th>score</th><th>why not fully graded</th><th>repairs</th>
-<th>flagged for review</th></tr>{student_rows}</table>
-</body></html>
-"""
+    shares = sorted((sum(c.score for c in group) / sum(c.max_score for c in group), key, group[0].max_score)
+                    for key, group in by_cell.items() if sum(c.max_score for c in group))
+    return [HardCell(notebook, grade_id, f"{points:g}", f"{100 * share:.0f}")
+            for share, (notebook, grade_id), points in shares]
+
+
+def write_html(path: Path, assignment: str, rows: list[StudentRow], cells: list[CellScore], summary: str,
+               failures: list[FailureGroup], failures_csv: str) -> None:
+    """A self-contained page (templates/report.html.j2): summary, histogram, hardest cells, mistakes, students."""
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
+                                     autoescape=True, undefined=jinja2.StrictUndefined)
+    graded = [row for row in rows if row.max_score]
+    maximum = max((row.max_score for row in graded), default=0.0)
+    page = environment.get_template("report.html.j2").render(
+        assignment=assignment, summary=summary, rows=rows, hardest=hardest_cells(cells), failures=failures,
+        failures_csv=failures_csv, shown=failures_module.STUDENTS_SHOWN,
+        histogram=histogram_png([row.score for row in graded], maximum) if graded else "")
     path.write_text(page, encoding="utf-8")
 
 
-def write_report(course: Course, assignment: str, rows: list[StudentRow], out: Path,
-                 seconds: float) -> tuple[str, Path, Path]:
-    """Write ``grades.csv`` and ``report.html`` under ``out``; returns the summary line and both paths."""
+@dataclass(frozen=True)
+class Report:
+    """What ``write_report`` wrote."""
+
+    summary: str
+    grades_csv: Path
+    html: Path
+    failures_csv: Path
+
+
+def write_report(course: Course, assignment: str, rows: list[StudentRow], out: Path, seconds: float) -> Report:
+    """Write the grades CSV, the failures CSV and the HTML page under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     cells = gradebook_cells(course, assignment)
     summary = summary_line(rows, seconds)
-    csv_path, html_path = out / f"{assignment}-grades.csv", out / f"{assignment}-report.html"
-    write_csv(csv_path, rows, cells)
-    write_html(html_path, assignment, rows, cells, summary)
-    return summary, csv_path, html_path
+    grades_csv, html_path = out / f"{assignment}-grades.csv", out / f"{assignment}-report.html"
+    failures_csv = out / f"{assignment}-failures.csv"
+    groups = failures_module.group(failures_module.collect(course.root, assignment, [row.student for row in rows]))
+    write_csv(grades_csv, rows, cells)
+    failures_module.write_csv(failures_csv, groups)
+    write_html(html_path, assignment, rows, cells, summary, groups, failures_csv.name)
+    return Report(summary, grades_csv, html_path, failures_csv)

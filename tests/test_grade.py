@@ -229,14 +229,15 @@ def test_an_interrupted_run_resumes_with_the_students_it_had_not_graded(graded):
 
 def test_the_report_has_a_row_per_student_and_a_column_per_test_cell(graded, tmp_path):
     course, rows, _, _ = graded
-    summary, csv_path, html_path = write_report(course, tiny.ASSIGNMENT, list(rows.values()), tmp_path, 12.0)
-    lines = csv_path.read_text().splitlines()
+    report = write_report(course, tiny.ASSIGNMENT, list(rows.values()), tmp_path, 12.0)
+    lines = report.grades_csv.read_text().splitlines()
     assert len(lines) == 1 + len(BATTERY)
     assert "99_tiny/ex1-tests" in lines[0] and "99_tiny/ex2-tests" in lines[0]
-    page = html_path.read_text()
-    assert "<svg" in page and "honest-unusual" in page and "Hardest exercises" in page
-    assert summary.startswith("graded ") and "flagged " in summary and "in 12 s" in summary
-    assert "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    page = report.html.read_text()
+    assert "data:image/png;base64," in page and "honest-unusual" in page and "Hardest exercises" in page
+    assert "What the class got wrong" in page and "add(#, #) gave #" in page
+    assert report.summary.startswith("graded ") and "flagged " in report.summary and "in 12 s" in report.summary
+    assert "<script" not in page and "http" not in page
 
 
 def test_a_dask_cluster_gives_the_same_grades(graded, tmp_path):
@@ -264,7 +265,8 @@ def test_the_command_line_reports_and_writes_feedback_without_hidden_tests(grade
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "unchanged 2" in result.stdout and "report:" in result.stdout
     assert {path.name for path in tmp_path.iterdir()} == {f"{tiny.ASSIGNMENT}-grades.csv",
-                                                          f"{tiny.ASSIGNMENT}-report.html"}
+                                                          f"{tiny.ASSIGNMENT}-report.html",
+                                                          f"{tiny.ASSIGNMENT}-failures.csv"}
     page = next((course.root / "feedback" / "os-exit" / tiny.ASSIGNMENT).glob("*.html")).read_text()
     page = html.unescape(re.sub(r"<[^>]+>", "", page))  # the page as a reader sees it
     assert "add(-5, 5)" not in page and "HIDDEN TESTS" not in page  # the hidden tests stay hidden

@@ -307,6 +307,6 @@ def test_the_report_says_when_grading_was_not_sandboxed(unsandboxed, tmp_path):
     from autograder.report import write_report
 
     course, rows, _, _ = unsandboxed
-    summary, csv_path, html_path = write_report(course, tiny.ASSIGNMENT, list(rows.values()), tmp_path, 1.0)
-    assert "4 graded WITHOUT a sandbox" in summary
-    assert "NOT sandboxed" in csv_path.read_text() and "NOT sandboxed" in html_path.read_text()
+    report = write_report(course, tiny.ASSIGNMENT, list(rows.values()), tmp_path, 1.0)
+    assert "4 graded WITHOUT a sandbox" in report.summary
+    assert "NOT sandboxed" in report.grades_csv.read_text() and "NOT sandboxed" in report.html.read_text()
