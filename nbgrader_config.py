@@ -20,6 +20,7 @@ from nbgrader.preprocessors import (
     OverwriteKernelspec,
 )
 
+from autograder.explorer_notes import ExplorerNotes
 from autograder.feedback import RemoveInstructorLines
 from autograder.preprocessors import AddLaunchCells, DeduplicateGradeIds, HideHiddenTests, SurvivingExecute
 
@@ -73,4 +74,6 @@ c.Autograde.sanitize_preprocessors = [
 
 # Feedback must not show hidden-test code, neither in the test cells nor in tracebacks, nor any
 # line of the instructor's notebook that a student's code printed (IPython's history, say).
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, RemoveInstructorLines, CSSHTMLHeaderPreprocessor]
+# An explorer widget cannot be drawn in static HTML: a note says so (ExplorerNotes).
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, RemoveInstructorLines, ExplorerNotes,
+                                    CSSHTMLHeaderPreprocessor]

@@ -240,3 +240,31 @@ def test_feedback_html_does_not_carry_the_hidden_tests(tmp_path: Path):
     for secret in ("add(-5, 5)", "don't add", "Instructor note"):  # the student's own `return a + b` stays
         assert secret not in _visible_text(body)
     assert NOTICE in _visible_text(body) and "loss 0.12" in body
+
+
+def test_an_explorer_becomes_a_note_and_the_student_outputs_stay():
+    """A widget view cannot be drawn in static HTML: the feedback says what it was; plots and prints stay."""
+    from autograder.explorer_notes import NOTE, WIDGET_VIEW, ExplorerNotes
+
+    view = {"model_id": "4f1c", "version_major": 2, "version_minor": 0}
+    explorer = new_code_cell("explorer", outputs=[new_output(
+        "display_data", data={"text/plain": "VBox(children=(FloatSlider(value=1.0),))", WIDGET_VIEW: view})])
+    plot = new_code_cell("plt.plot(losses)", outputs=[
+        new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
+        new_output("stream", name="stdout", text="loss 0.12\n")])
+    nb = new_notebook(cells=[explorer, plot])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"4f1c": {}}}}
+    plain_page, _ = HTMLExporter().from_notebook_node(copy.deepcopy(nb))
+    assert NOTE not in plain_page
+
+    exporter = HTMLExporter()
+    exporter.register_preprocessor(ExplorerNotes, enabled=True)
+    page, _ = exporter.from_notebook_node(copy.deepcopy(nb))
+    assert NOTE in _visible_text(page)
+    assert "widget-state" not in page and "4f1c" not in page and "VBox" not in page
+    assert "iVBORw0KGgo=" in page and "loss 0.12" in page  # the student's own plot and print
+
+
+def test_the_course_feedback_runs_the_explorer_notes():
+    config = Path(__file__).resolve().parent.parent / "nbgrader_config.py"
+    assert "ExplorerNotes" in config.read_text().split("c.GenerateFeedback.preprocessors", 1)[1].split("]")[0]

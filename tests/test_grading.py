@@ -156,6 +156,8 @@ def test_feedback_hides_hidden_tests(graded):
     leaked = sorted(line for line in hidden if line in text)
     assert not leaked, f"hidden-test code reached the feedback: {leaked[:3]}"
     assert "the details of this test are hidden" in text
+    # Every notebook has an explorer: static HTML cannot draw it, so a note stands in its place.
+    assert "interactive explorer: open the notebook in JupyterLab to use it" in text
 
 
 def test_solution_runs_without_a_single_error(graded):
