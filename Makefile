@@ -11,7 +11,7 @@ LAB_ARGS ?=
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: lab test test-fast lint release selfcheck benchmark clean
+.PHONY: lab instructor test test-fast lint release selfcheck benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## lab: open the course (the student notebooks in release/) in JupyterLab
+# A student's JupyterLab has nbgrader's student tools only (Assignments tab, Validate): the config folder
+# tools/jupyter-student turns off the formgrader, the course list and the create-assignment panel.
+STUDENT_CONFIG := JUPYTER_CONFIG_PATH=$(abspath tools/jupyter-student)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
+
+## lab: open the course (the student notebooks in release/) in JupyterLab, as a student
 lab: $(VENV)/.installed
-	$(BIN)/jupyter lab --ServerApp.root_dir=release $(AS_ROOT) $(LAB_ARGS)
+	$(STUDENT_CONFIG) $(BIN)/jupyter lab --ServerApp.root_dir=release $(AS_ROOT) $(LAB_ARGS)
+
+## instructor: JupyterLab on the course directory with nbgrader's instructor tools (formgrader, create assignment)
+instructor: $(VENV)/.installed
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $(AS_ROOT) $(LAB_ARGS)
 
 ## test: lint and run the whole test suite (unit tests, notebooks, autograding)
 test: $(VENV)/.installed-dev
