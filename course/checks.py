@@ -45,12 +45,18 @@ def plain(value):
 
 def _digits_to_show(actual: np.ndarray, expected: np.ndarray) -> int:
     """Enough significant digits that two numbers which differ print differently (4 at least, 17 at most)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         relative = np.abs(actual - expected) / np.maximum(np.abs(expected), np.finfo(float).tiny)
     finite = relative[np.isfinite(relative) & (relative > 0)]
     if not finite.size:
         return 4
     return int(min(17, max(4, np.ceil(-np.log10(finite.min())) + 2)))
+
+
+def _numbers(array: np.ndarray, digits: int) -> str:
+    """An array with ``digits`` significant digits per number (3e-4 and 3.0001e-4 print apart)."""
+    return np.array2string(array, separator=", ", formatter={"float_kind": lambda x: f"{x:.{digits}g}"},
+                           threshold=50)
 
 
 def check_close(
@@ -64,25 +70,31 @@ def check_close(
     expected = np.asarray(expected, dtype=float)
     actual = check_array(actual, shape=expected.shape, name=name)
     if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
-        difference = np.abs(actual - expected)
-        difference = np.where(np.isnan(actual) != np.isnan(expected), np.inf, np.nan_to_num(difference, nan=0.0))
-        worst = int(np.argmax(difference.ravel())) if actual.size else 0
-        got, want = actual.ravel()[worst], expected.ravel()[worst]
-        relative = abs(got - want) / abs(want) if want else float("inf")
-        digits = _digits_to_show(actual, expected)
-        position = tuple(int(index) for index in np.unravel_index(worst, actual.shape))
-        where = f" at position {position[0] if len(position) == 1 else position}" if actual.ndim else ""
-        if np.isnan(got) != np.isnan(want):
-            miss = f"NaN{where} where {want:g} was expected" if np.isnan(got) else \
-                f"{got:g}{where} where NaN was expected"
-            _fail(f"{name} is not what was expected: got {np.array2string(actual, precision=digits)}, "
-                  f"expected {np.array2string(expected, precision=digits)}; {miss}")
-        _fail(
-            f"{name} is not what was expected: got {np.array2string(actual, precision=digits)}, "
-            f"expected {np.array2string(expected, precision=digits)}; the largest difference is "
-            f"{abs(got - want):.3g} (relative {relative:.3g}){where}: got {got:.{digits}g}, expected "
-            f"{want:.{digits}g}, and the tolerance is {atol:g} + {rtol:g} x |expected|"
-        )
+        with np.errstate(all="ignore"):  # inf and overflow are part of what a message may have to say
+            _fail_close(actual, expected, name=name, rtol=rtol, atol=atol)
+
+
+def _fail_close(actual: np.ndarray, expected: np.ndarray, *, name: str, rtol: float, atol: float) -> None:
+    """Raise the message of a failed ``check_close``: where, by how much, and the tolerance."""
+    difference = np.abs(actual - expected)
+    difference = np.where(np.isnan(actual) != np.isnan(expected), np.inf, np.nan_to_num(difference, nan=0.0))
+    worst = int(np.argmax(difference.ravel())) if actual.size else 0
+    got, want = actual.ravel()[worst], expected.ravel()[worst]
+    relative = abs(got - want) / abs(want) if want else float("inf")
+    digits = _digits_to_show(actual, expected)
+    position = tuple(int(index) for index in np.unravel_index(worst, actual.shape))
+    where = f" at position {position[0] if len(position) == 1 else position}" if actual.ndim else ""
+    if np.isnan(got) != np.isnan(want):
+        miss = f"NaN{where} where {want:g} was expected" if np.isnan(got) else \
+            f"{got:g}{where} where NaN was expected"
+        _fail(f"{name} is not what was expected: got {_numbers(actual, digits)}, "
+              f"expected {_numbers(expected, digits)}; {miss}")
+    _fail(
+        f"{name} is not what was expected: got {_numbers(actual, digits)}, "
+        f"expected {_numbers(expected, digits)}; the largest difference is "
+        f"{abs(got - want):.3g} (relative {relative:.3g}){where}: got {got:.{digits}g}, expected "
+        f"{want:.{digits}g}, and the tolerance is {atol:g} + {rtol:g} x |expected|"
+    )
 
 
 def check_equal(actual, expected, *, name: str) -> None:

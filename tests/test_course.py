@@ -389,3 +389,14 @@ def test_importing_course_first_keeps_tensorflow_start_up_logs_out_of_the_notebo
     assert result.stdout.strip() == "2.0"
     assert "cudart_stub" not in result.stderr and "oneDNN" not in result.stderr and "I0000" not in result.stderr, \
         result.stderr
+
+
+def test_a_near_miss_between_small_numbers_prints_apart_and_warns_nothing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may reach a student's test output
+        with pytest.raises(AssertionError, match=r"got \[0\.00030001, -0\.0004\], expected \[0\.0003, -0\.0004\]"):
+            checks.check_close([3.0001e-4, -4e-4], [3e-4, -4e-4], name="x", rtol=1e-6, atol=1e-12)
+        with pytest.raises(AssertionError, match="relative inf"):
+            checks.check_close([1e308], [1e-308], name="x")
