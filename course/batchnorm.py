@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from course.checks import ACTIVATION_LAYERS, activation_spec
 from course.plots import plot_layer_profiles
 from course.training import TrainingLoop, epoch_batches
 
@@ -230,21 +231,46 @@ def recalibrate(model: keras.Sequential, X) -> None:
 def layer_summary(model: keras.Model) -> list[str]:
     """One short string per layer, input to output: ``"Dense(50, elu)"``, ``"BatchNormalization"``, ...
 
-    A Dense layer without bias shows ``no bias``; an Activation layer its function.  The input layer
-    of a functional model is left out.
+    The one rule of :mod:`course.checks`: a Dense layer without activation followed by an activation layer
+    (``Activation("elu")``, ``ELU()``, ``ReLU()``, ``LeakyReLU()``) reads like the Dense layer with that
+    activation built in, so ``Dense(50)`` then ``ELU()`` gives ``"Dense(50, elu)"``, as
+    ``Dense(50, activation="elu")`` does. An activation layer anywhere else (after a BN layer, say) reads
+    ``"Activation(elu)"``, whichever of those classes it is. A Dense layer without bias shows ``no bias``.
+    The input layer of a Functional model is left out, so Sequential and Functional models read the same.
     """
-    summary = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    summary, position = [], 0
+    while position < len(layers):
+        layer = layers[position]
+        following = layers[position + 1] if position + 1 < len(layers) else None
         if isinstance(layer, keras.layers.Dense):
-            activation = getattr(layer.activation, "__name__", "linear")
+            activation = activation_spec(layer)
+            if activation == "linear" and isinstance(following, ACTIVATION_LAYERS):
+                activation = activation_spec(following)
+                position += 1  # the activation layer is part of this Dense layer's entry
             summary.append(f"Dense({layer.units}, {activation}{'' if layer.use_bias else ', no bias'})")
-        elif isinstance(layer, keras.layers.Activation):
-            summary.append(f"Activation({getattr(layer.activation, '__name__', layer.activation)})")
+        elif isinstance(layer, ACTIVATION_LAYERS):
+            summary.append(f"Activation({activation_spec(layer)})")
         else:
             summary.append(type(layer).__name__)
+        position += 1
     return summary
+
+
+def check_layer_summary(model: keras.Model, expected: Sequence[str], *, name: str, hint: str = "") -> None:
+    """``layer_summary(model)`` is ``expected``; otherwise an AssertionError naming the first layer that differs."""
+    found = layer_summary(model)
+    if found == list(expected):
+        return
+    for index, (got, want) in enumerate(zip(found, expected, strict=False), start=1):
+        if got != want:
+            where = f"layer {index} is {got!r}, expected {want!r}"
+            break
+    else:
+        where = f"it has {len(found)} layers, expected {len(expected)}"
+    message = (f"the layers of {name}, input to output as batchnorm.layer_summary lists them: {where} "
+               f"(all of them: {found}; expected {list(expected)})")
+    raise AssertionError(f"{message}. {hint}" if hint else message)
 
 
 def parameter_counts(model: keras.Model) -> tuple[int, int]:

@@ -170,3 +170,64 @@ def test_explorer_redraws_on_each_control():
     batch_size.value = 1
     assert image.value != first
     assert len(box.figure.axes[0].get_lines()) >= 4
+
+
+# --- the layer list the exercises compare ---------------------------------------------------------------
+
+def _bn_model(hidden, *, functional=False):
+    """Flatten, BN, then ``hidden()`` (a list of layers) twice, a softmax output."""
+    layers = [keras.layers.Flatten(), keras.layers.BatchNormalization()] + hidden() + hidden()
+    layers.append(keras.layers.Dense(3, activation="softmax"))
+    if not functional:
+        return keras.Sequential([keras.Input(shape=(4, 4))] + layers)
+    inputs = h = keras.Input(shape=(4, 4))
+    for layer in layers:
+        h = layer(h)
+    return keras.Model(inputs, h)
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_layer_summary_reads_a_separate_activation_like_a_built_in_one(functional):
+    expected = ["Flatten", "BatchNormalization", "Dense(5, elu)", "BatchNormalization", "Dense(5, elu)",
+                "BatchNormalization", "Dense(3, softmax)"]
+    for hidden in (
+        lambda: [keras.layers.Dense(5, activation="elu"), keras.layers.BatchNormalization()],
+        lambda: [keras.layers.Dense(5), keras.layers.Activation("elu"), keras.layers.BatchNormalization()],
+        lambda: [keras.layers.Dense(5), keras.layers.ELU(), keras.layers.BatchNormalization()],
+        lambda: [keras.layers.Dense(5, activation=keras.activations.elu), keras.layers.BatchNormalization()],
+    ):
+        assert batchnorm.layer_summary(_bn_model(hidden, functional=functional)) == expected
+    relu = batchnorm.layer_summary(_bn_model(lambda: [keras.layers.Dense(5), keras.layers.ReLU()],
+                                             functional=functional))
+    assert relu[2:4] == ["Dense(5, relu)", "Dense(5, relu)"]
+
+
+def test_layer_summary_of_bn_before_the_activation():
+    expected = ["Flatten", "BatchNormalization", "Dense(5, linear, no bias)", "BatchNormalization",
+                "Activation(elu)", "Dense(5, linear, no bias)", "BatchNormalization", "Activation(elu)",
+                "Dense(3, softmax)"]
+    for activation in (lambda: keras.layers.Activation("elu"), keras.layers.ELU):
+        model = _bn_model(lambda activation=activation: [keras.layers.Dense(5, use_bias=False),
+                                                         keras.layers.BatchNormalization(), activation()])
+        assert batchnorm.layer_summary(model) == expected
+    other = _bn_model(lambda: [keras.layers.Dense(5, use_bias=False), keras.layers.BatchNormalization(),
+                               keras.layers.ELU(alpha=0.5)])
+    assert batchnorm.layer_summary(other)[4] == "Activation(elu(alpha=0.5))"
+    # The activation before BN reads as the Dense layer's, however it is written.
+    after = _bn_model(lambda: [keras.layers.Dense(5, use_bias=False), keras.layers.Activation("elu"),
+                               keras.layers.BatchNormalization()])
+    assert batchnorm.layer_summary(after)[2:4] == ["Dense(5, elu, no bias)", "BatchNormalization"]
+
+
+def test_check_layer_summary_names_the_first_layer_that_differs():
+    model = _bn_model(lambda: [keras.layers.Dense(5), keras.layers.ReLU(), keras.layers.BatchNormalization()])
+    expected = ["Flatten", "BatchNormalization", "Dense(5, elu)", "BatchNormalization", "Dense(5, elu)",
+                "BatchNormalization", "Dense(3, softmax)"]
+    with pytest.raises(AssertionError, match=r"layer 3 is 'Dense\(5, relu\)', expected 'Dense\(5, elu\)'.*Hint"):
+        batchnorm.check_layer_summary(model, expected, name="the model", hint="Hint.")
+    with pytest.raises(AssertionError, match="it has 7 layers, expected 8"):
+        batchnorm.check_layer_summary(model, ["Flatten", "BatchNormalization", "Dense(5, relu)",
+                                              "BatchNormalization", "Dense(5, relu)", "BatchNormalization",
+                                              "Dense(3, softmax)", "Dense(3, softmax)"], name="the model")
+    batchnorm.check_layer_summary(_bn_model(lambda: [keras.layers.Dense(5), keras.layers.ELU(),
+                                                     keras.layers.BatchNormalization()]), expected, name="it")

@@ -110,6 +110,10 @@ WRONG = {
     "ex3-relu": ("ex3-build-bn-model", _ex3(activation="relu")),
     "ex3-glorot": ("ex3-build-bn-model", _ex3(initializer="glorot_uniform")),
     "ex3-always-three-layers": ("ex3-build-bn-model", _ex3(n_hidden="3")),
+    # the activation as a layer of its own counts like a built-in one: the wrong one is still wrong
+    "ex3-relu-layer": ("ex3-build-bn-model", _ex3(activation="linear").replace(
+        '"linear", kernel_initializer="he_normal"))',
+        '"linear", kernel_initializer="he_normal"))\n        model.add(keras.layers.ReLU())')),
     # exercise 4: BN before the activation
     "ex4-with-bias": ("ex4-bn-before-activation", _ex4(use_bias="True")),
     "ex4-bn-after-activation": ("ex4-bn-before-activation", _ex4(hidden='''model.add(keras.layers.Dense(
@@ -161,6 +165,63 @@ def build_bn_before_activation_model(input_shape=(28, 28), n_hidden=3, units=50,
                    keras.layers.BatchNormalization(),
                    keras.layers.Activation(keras.activations.elu)]
     model = keras.Sequential(layers + [keras.layers.Dense(n_classes, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+''',
+    },
+    # He initialization as notebook 02 teaches it (VarianceScaling), and ELU as a layer after a linear Dense.
+    "variance-scaling-and-activation-layer": {
+        "ex3-build-bn-model": '''
+def build_bn_model(input_shape=(28, 28), n_hidden=3, units=50, n_classes=10):
+    he = keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal")
+    model = keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(),
+                              keras.layers.BatchNormalization()])
+    for index in range(n_hidden):
+        model.add(keras.layers.Dense(units, kernel_initializer=he))
+        model.add(keras.layers.Activation("elu"))
+        if index < n_hidden - 1:
+            model.add(keras.layers.BatchNormalization())
+    model.add(keras.layers.Dense(n_classes, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+''',
+        "ex4-bn-before-activation": '''
+def build_bn_before_activation_model(input_shape=(28, 28), n_hidden=3, units=50, n_classes=10):
+    model = keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(),
+                              keras.layers.BatchNormalization()])
+    for _ in range(n_hidden):
+        model.add(keras.layers.Dense(units, use_bias=False, kernel_initializer=keras.initializers.HeNormal()))
+        model.add(keras.layers.BatchNormalization())
+        model.add(keras.layers.ELU())
+    model.add(keras.layers.Dense(n_classes, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+''',
+    },
+    # Functional models with the ELU layer class after each linear Dense layer.
+    "functional-elu-layers": {
+        "ex3-build-bn-model": '''
+def build_bn_model(input_shape=(28, 28), n_hidden=3, units=50, n_classes=10):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.BatchNormalization()(keras.layers.Flatten()(inputs))
+    for index in range(n_hidden):
+        x = keras.layers.ELU()(keras.layers.Dense(units, kernel_initializer="he_normal")(x))
+        if index < n_hidden - 1:
+            x = keras.layers.BatchNormalization()(x)
+    model = keras.Model(inputs, keras.layers.Dense(n_classes, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+''',
+        "ex4-bn-before-activation": '''
+def build_bn_before_activation_model(input_shape=(28, 28), n_hidden=3, units=50, n_classes=10):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.BatchNormalization()(keras.layers.Flatten()(inputs))
+    for _ in range(n_hidden):
+        x = keras.layers.Dense(units, use_bias=False,
+                               kernel_initializer=keras.initializers.VarianceScaling(2.0, "fan_in",
+                                                                                     "truncated_normal"))(x)
+        x = keras.layers.ELU()(keras.layers.BatchNormalization()(x))
+    model = keras.Model(inputs, keras.layers.Dense(n_classes, activation="softmax")(x))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 ''',

@@ -18,25 +18,25 @@ EXERCISES = {
 
 _EX1 = '''
 def clip_by_value(gradient, threshold):
-    gradient = np.asarray(gradient, dtype=float)
+    gradient = np.asarray(gradient, dtype={dtype})
     return {value}
 
 
 def clip_by_norm(gradient, threshold):
-    gradient = np.asarray(gradient, dtype=float)
+    gradient = np.asarray(gradient, dtype={dtype})
     norm = {norm}
     return {scaled}
 '''
 
 
 def _ex1(value="np.clip(gradient, -threshold, threshold)", norm="np.sqrt(np.sum(gradient ** 2))",
-         scaled="gradient * threshold / max(norm, threshold)"):
-    return _EX1.format(value=value, norm=norm, scaled=scaled)
+         scaled="gradient * threshold / max(norm, threshold)", dtype="float"):
+    return _EX1.format(value=value, norm=norm, scaled=scaled, dtype=dtype)
 
 
 _EX2 = '''
 def clip_by_global_norm(gradients, threshold):
-    gradients = [np.asarray(g, dtype=float) for g in gradients]
+    gradients = [np.asarray(g, dtype={dtype}) for g in gradients]
     global_norm = {norm}
     {clip}
     return clipped, {returned_norm}
@@ -45,8 +45,8 @@ def clip_by_global_norm(gradients, threshold):
 
 def _ex2(norm="float(np.sqrt(sum(np.sum(g ** 2) for g in gradients)))",
          clip="clipped = [g * threshold / max(global_norm, threshold) for g in gradients]",
-         returned_norm="global_norm"):
-    return _EX2.format(norm=norm, clip=clip, returned_norm=returned_norm)
+         returned_norm="global_norm", dtype="float"):
+    return _EX2.format(norm=norm, clip=clip, returned_norm=returned_norm, dtype=dtype)
 
 
 _EX3 = '''
@@ -77,6 +77,12 @@ WRONG = {
                             _ex1(scaled="gradient * min(1.0, threshold / (norm + 1e-7))")),
     # ord=2 is the L2 norm of a vector, but the spectral norm of a matrix (and an error for 3-D arrays)
     "ex1-matrix-2-norm": ("ex1-clip-value-norm", _ex1(norm="np.linalg.norm(gradient, 2)")),
+    # The same mistakes in float32 (compared at float32 precision): still caught. The epsilon is invisible at
+    # float32 precision next to a norm of 5, so the small thresholds of the hidden tests are what catch it.
+    "ex1-float32-epsilon-in-norm": ("ex1-clip-value-norm",
+                                    _ex1(scaled="gradient * min(1.0, threshold / (norm + 1e-7))", dtype="np.float32")),
+    "ex1-float32-one-sided-value": ("ex1-clip-value-norm",
+                                    _ex1(value="np.minimum(gradient, threshold)", dtype="np.float32")),
     # exercise 2: clipping a list by its global norm
     "ex2-each-by-own-norm": (
         "ex2-clip-global-norm",
@@ -87,6 +93,11 @@ WRONG = {
                          _ex2(norm="float(sum(np.sqrt(np.sum(g ** 2)) for g in gradients))")),
     "ex2-zero-division": ("ex2-clip-global-norm",
                           _ex2(clip="clipped = [g * min(1.0, threshold / global_norm) for g in gradients]")),
+    "ex2-float32-each-by-own-norm": (
+        "ex2-clip-global-norm",
+        _ex2(clip="clipped = [g * threshold / max(np.sqrt(np.sum(g ** 2)), threshold) for g in gradients]",
+             dtype="np.float32"),
+    ),
     "ex2-one-flat-array": (
         "ex2-clip-global-norm",
         _ex2(clip="clipped = np.concatenate([g.ravel() for g in gradients]) * threshold / "
@@ -154,6 +165,29 @@ def make_optimizer(kind, threshold, learning_rate=0.01):
     raise ValueError("kind must be 'value', 'norm' or 'global'")
 ''',
         "ex4-rescue-choice": _ex4("clipnorm", 0.1),
+    },
+    # float32 throughout, "like a Keras gradient": compared at float32 precision, full marks.
+    "float32": {
+        "ex1-clip-value-norm": '''
+def clip_by_value(gradient, threshold):
+    g = np.asarray(gradient, dtype=np.float32)
+    return np.clip(g, -threshold, threshold)
+
+
+def clip_by_norm(gradient, threshold):
+    g = np.asarray(gradient, dtype=np.float32)
+    norm = np.sqrt(np.sum(g * g))
+    if norm <= threshold:
+        return g
+    return g * (threshold / norm)
+''',
+        "ex2-clip-global-norm": '''
+def clip_by_global_norm(gradients, threshold):
+    gradients = [np.asarray(g, dtype=np.float32) for g in gradients]
+    norm = np.sqrt(sum(np.sum(np.square(g)) for g in gradients))
+    scale = np.float32(threshold) / np.maximum(norm, np.float32(threshold))
+    return [g * scale for g in gradients], float(norm)
+''',
     },
     "small-global-threshold": {
         "ex4-rescue-choice": _ex4("global_clipnorm", 0.1),
