@@ -7,6 +7,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import dataclasses  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -14,7 +17,10 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import course  # noqa: E402
-from course import capstone, diagnostics  # noqa: E402
+from course import capstone, diagnostics, lockout  # noqa: E402
+from course.data import load_digits_standardized  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "source" / "06_capstone" / "06_capstone.ipynb"
 
 TINY = dataclasses.replace(capstone.BUDGET, min_hidden_layers=2, epochs=2, batch_size=128)
 # The rules of the real budget at depth 3 (building twenty 20-layer models would cost seconds).
@@ -122,6 +128,201 @@ def test_check_budget_refuses_a_model_trained_inside_the_builder():
     model.fit(X, y, epochs=1, batch_size=32, verbose=0)
     with pytest.raises(AssertionError, match="return the model untrained: its optimizer has already made 2 steps"):
         capstone.check_budget(model, budget=SHALLOW)
+
+
+def _stack(*middle, before=(), depth=3):
+    """``depth`` hidden blocks of Dense(16) followed by the layers ``middle``, after the layers ``before``."""
+    layers = [keras.Input(shape=(64,)), *before]
+    for _ in range(depth):
+        layers += [keras.layers.Dense(16), *(make() for make in middle)]
+    model = keras.Sequential(layers + [keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _relu():
+    return keras.layers.Activation("relu")
+
+
+class _MyDense(keras.layers.Dense):
+    """A subclass of Dense: it could do anything in call(), so the rules refuse it."""
+
+
+def _sgd(**options):
+    return keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, **options)
+
+
+def _two_clipping_options():
+    """SGD with clipnorm and global_clipnorm (Keras' constructor refuses both; an attribute set afterwards does not)."""
+    optimizer = _sgd(global_clipnorm=1.0)
+    optimizer.clipnorm = 1.0
+    return optimizer
+
+
+def _with_loss_weights():
+    model = plain(compile=False)
+    model.compile(optimizer=_sgd(), loss="sparse_categorical_crossentropy", loss_weights=[10.0])
+    return model
+
+
+@pytest.mark.parametrize("make, message", [
+    # every layer of the stack, wherever it stands
+    (lambda: _stack(_relu, before=[keras.layers.Rescaling(10.0)]),
+     "layer 1 (Rescaling 'rescaling"),
+    (lambda: keras.Sequential(
+        [keras.Input(shape=(64,)), keras.layers.Dense(16, activation="relu"), keras.layers.GaussianDropout(0.1),
+         keras.layers.Dense(16, activation="relu"), keras.layers.Dense(16, activation="relu"),
+         keras.layers.Dense(10, activation="softmax")]),
+     "(GaussianDropout"),
+    (lambda: keras.Sequential([keras.Input(shape=(64,))] + [_MyDense(16, activation="relu") for _ in range(3)]
+                              + [keras.layers.Dense(10, activation="softmax")]),
+     "is not part of this exercise"),
+    (lambda: _stack(lambda: keras.layers.Activation(lambda x: keras.ops.relu(x) * 3.0)),
+     "not one of Keras' own"),
+    (lambda: _stack(lambda: keras.layers.Softmax()), "(Softmax"),
+    # the optimizer's whole configuration
+    (lambda: plain(optimizer=_sgd(nesterov=True)), "remove nesterov=True"),
+    (lambda: plain(optimizer=_sgd(weight_decay=1e-4)), "remove weight_decay=0.0001"),
+    (lambda: plain(optimizer=_two_clipping_options()),
+     "at most one of clipvalue, clipnorm and global_clipnorm to SGD; yours sets clipnorm=1.0 and global_clipnorm=1.0"),
+    (lambda: plain(optimizer=_sgd(use_ema=True)), "remove use_ema=True"),
+    (lambda: plain(optimizer=_sgd(loss_scale_factor=1e-3)), "remove loss_scale_factor=0.001"),
+    (lambda: plain(optimizer=_sgd(gradient_accumulation_steps=4)), "remove gradient_accumulation_steps=4"),
+    # the loss as a whole
+    (lambda: plain(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)), "from_logits=True"),
+    (lambda: plain(loss=keras.losses.SparseCategoricalCrossentropy(reduction="sum")), "reduction='sum'"),
+    (_with_loss_weights, "remove loss_weights"),
+    (lambda: keras.Sequential([keras.layers.Dense(16, activation="relu") for _ in range(3)]
+                              + [keras.layers.Dense(10, activation="softmax")]),
+     "start it with keras.Input(shape=(64,))"),
+], ids=["layer-before-the-first-dense", "layer-after-a-built-in-activation", "dense-subclass", "custom-activation",
+        "softmax-layer", "nesterov", "weight-decay", "two-clipping-options", "ema", "loss-scale",
+        "gradient-accumulation", "from-logits", "sum-reduction", "loss-weights", "no-input"])
+def test_check_budget_checks_every_layer_and_the_whole_optimizer(make, message):
+    with pytest.raises(AssertionError) as error:
+        capstone.check_budget(make(), budget=SHALLOW)
+    assert message in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("options", [{}, {"clipvalue": 0.5}, {"clipnorm": 1.0}, {"global_clipnorm": 1.0},
+                                     {"weight_decay": 0.0, "nesterov": False}])
+def test_check_budget_accepts_sgd_with_one_clipping_option_and_defaults(options):
+    capstone.check_budget(plain(optimizer=_sgd(**options)), budget=SHALLOW)
+    capstone.check_budget(plain(loss=keras.losses.SparseCategoricalCrossentropy()), budget=SHALLOW)
+    capstone.check_budget(_stack(lambda: keras.layers.BatchNormalization(), _relu,
+                                 lambda: keras.layers.AlphaDropout(0.05), before=[keras.layers.Dropout(0.1)]),
+                          budget=SHALLOW)
+
+
+def test_the_notebook_lists_the_allowed_layers_of_the_code():
+    """The exercise's text names capstone.ALLOWED_LAYERS and lists exactly its layers."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    text = next("".join(cell["source"]) for cell in cells if cell.get("id") == "nb06-19")
+    found = re.search(r"\(`capstone\.ALLOWED_LAYERS`\):(.*?);", text, re.S)
+    assert found, "the rules of exercise 3 should list the allowed layers after (`capstone.ALLOWED_LAYERS`):"
+    assert re.findall(r"`(\w+)`", found.group(1)) == capstone.allowed_layer_names()
+
+
+# --- a fresh copy: what the grader trains ----------------------------------------------------------
+
+def _bn_builder(n_features, n_classes):
+    layers = [keras.Input(shape=(n_features,))]
+    for _ in range(2):
+        layers += [keras.layers.Dense(8, kernel_initializer="he_normal"), keras.layers.BatchNormalization(momentum=0.9),
+                   keras.layers.Activation("elu")]
+    model = keras.Sequential(layers + [keras.layers.Dense(n_classes, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, global_clipnorm=1.0),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _pretrained_builder(n_features, n_classes):
+    """The shortcut: the model trained on every digit inside the builder, then compiled with a fresh optimizer."""
+    model = _bn_builder(n_features, n_classes)
+    X, y = load_digits_standardized()
+    model.fit(X, y, epochs=2, batch_size=64, verbose=0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, global_clipnorm=1.0),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_fresh_copy_reinitialises_weights_and_batch_norm_statistics():
+    course.set_seed(7)
+    built = _bn_builder(64, 10)
+    untrained = built.get_weights()
+    split = capstone.digits_split(0)
+    built.fit(split.X_train, split.y_train, epochs=1, batch_size=64, verbose=0)
+    course.set_seed(7)
+    copy = capstone.fresh_copy(built)
+    # Under the builder's seed the copy draws exactly the weights the builder drew (an honest builder's run).
+    for got, expected in zip(copy.get_weights(), untrained, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    bn = next(layer for layer in copy.layers if isinstance(layer, keras.layers.BatchNormalization))
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), 0.0)
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), 1.0)
+    assert bn.momentum == 0.9
+    assert copy.optimizer is not built.optimizer and int(copy.optimizer.iterations.numpy()) == 0
+    assert copy.optimizer.get_config() | {"name": None} == built.optimizer.get_config() | {"name": None}
+    assert copy.loss == built.loss
+
+
+def test_the_broken_network_is_its_own_fresh_copy():
+    """One initializer per layer: the broken network the notebook measures is the one the grader trains."""
+    course.set_seed(42)
+    built = capstone.broken_model()
+    kernels = [layer.kernel.numpy() for layer in capstone.hidden_dense_layers(built)[1:]]
+    assert not np.array_equal(kernels[0], kernels[1])  # no two layers share their weights
+    course.set_seed(42)
+    for got, expected in zip(capstone.fresh_copy(built).get_weights(), built.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_weights_learned_inside_the_builder_are_thrown_away():
+    honest = capstone.train_under_budget(_bn_builder, seed=3, budget=TINY)
+    shortcut = capstone.train_under_budget(_pretrained_builder, seed=3, budget=TINY)
+    np.testing.assert_allclose(shortcut.step_loss, honest.step_loss, rtol=1e-5)
+    assert shortcut.test_accuracy == honest.test_accuracy
+    assert capstone.gradient_ratio_at_init(_pretrained_builder, seed=5, check=False) == pytest.approx(
+        capstone.gradient_ratio_at_init(_bn_builder, seed=5, check=False), rel=1e-6)
+
+
+def _explorer_builder(n_features, n_classes):
+    model = capstone.explorer_model("elu", "he_normal", batch_norm=True, n_features=n_features, n_classes=n_classes,
+                                    depth=2, width=8)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, global_clipnorm=1.0),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_the_explorer_model_is_off_limits_inside_a_checked_builder():
+    message = ("exercise 3 asks you to build the repaired network yourself; course.capstone.explorer_model is off "
+               "limits here")
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        capstone.train_under_budget(_explorer_builder, seed=0, budget=TINY)
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        capstone.gradient_ratio_at_init(_explorer_builder, seed=0)
+    assert lockout._locked == {}  # unlocked again afterwards: the explorer widget and the figures still work
+    assert isinstance(_explorer_builder(64, 10), keras.Model)
+    assert capstone.train_under_budget(_explorer_builder, seed=0, budget=TINY, check=False).finite
+
+
+def test_builder_errors_are_sentences():
+    def blank(n_features, n_classes):
+        raise NotImplementedError
+
+    def typo(n_features, n_classes):
+        return keras.Sequential([keras.Input(shape=(n_features,)), keras.layers.Dense(n_classes, activaton="softmax")])
+
+    def returns_layers(n_features, n_classes):
+        return [keras.layers.Dense(n_classes)]
+
+    with pytest.raises(AssertionError, match=r"blank\(64, 10\): the exercise is not written yet"):
+        capstone.train_under_budget(blank, seed=0)
+    with pytest.raises(AssertionError, match=r"typo\(64, 10\) raised ValueError: Unrecognized keyword"):
+        capstone.gradient_ratio_at_init(typo, seed=0)
+    with pytest.raises(AssertionError, match="should return a keras.Model"):
+        capstone.train_under_budget(returns_layers, seed=0)
 
 
 # --- the data --------------------------------------------------------------------------------------

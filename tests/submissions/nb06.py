@@ -88,6 +88,38 @@ def build_fixed_model(n_features, n_classes):
     "ex3-too-shallow": ("ex3-build-fixed-model", _ex3(depth=10)),
     "ex3-adam-instead": ("ex3-build-fixed-model", _ex3(optimizer="Adam(learning_rate=0.001)")),
     "ex3-not-compiled": ("ex3-build-fixed-model", _ex3(compile_=False)),
+    # Shortcuts and rule breaks (issue 13). The course's own explorer_model builds the repaired shape: refused
+    # while the grader runs the builder (without the lock it would earn tiers 1 and 2 and the ratio).
+    "ex3-calls-the-explorer-model": ("ex3-build-fixed-model", '''
+def build_fixed_model(n_features, n_classes):
+    model = capstone.explorer_model("elu", "he_normal", batch_norm=True, n_features=n_features, n_classes=n_classes)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, global_clipnorm=1.0),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+'''),
+    # The broken network trained on all 1,797 digits (the grader's test images included) inside the builder,
+    # then compiled with a fresh SGD (its optimizer has made no step). Trained on as it was returned, it kept a
+    # test accuracy of 0.86 on the notebook's split (seed 42); the grader trains a fresh copy instead
+    # (keras.models.clone_model), which is the broken network again: every tier lost.
+    "ex3-pretrained-in-the-builder": ("ex3-build-fixed-model", '''
+def build_fixed_model(n_features, n_classes):
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    model = capstone.broken_model(n_features, n_classes)
+    X, y = load_digits(return_X_y=True)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
+    model.fit(StandardScaler().fit_transform(X).astype("float32"), y, epochs=10, batch_size=64, verbose=0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+'''),
+    # The reference repair with an optimizer the budget does not allow: Nesterov momentum, weight decay.
+    "ex3-nesterov": ("ex3-build-fixed-model",
+                     _ex3(optimizer="SGD(learning_rate=0.1, momentum=0.9, nesterov=True, global_clipnorm=1.0)")),
+    "ex3-weight-decay": ("ex3-build-fixed-model",
+                         _ex3(optimizer="SGD(learning_rate=0.1, momentum=0.9, weight_decay=1e-4, "
+                                        "global_clipnorm=1.0)")),
 }
 
 RIGHT = {
