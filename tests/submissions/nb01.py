@@ -84,11 +84,32 @@ WRONG = {
     ),
     "ex1-squared-norms": ("ex1-kernel-gradient-norms", _ex1(norm="float(tf.reduce_sum(grad ** 2))")),
     "ex1-summed-loss": ("ex1-kernel-gradient-norms", _ex1(loss_args='reduction="sum"')),
+    # the course's own instrument answers exercise 1: refused while the test calls the function
+    "ex1-calls-the-course-instrument": (
+        "ex1-kernel-gradient-norms",
+        "\ndef kernel_gradient_norms(model, X, y):\n"
+        "    return diagnostics.kernel_norms(diagnostics.gradient_norms(model, X, y))\n",
+    ),
     # exercise 2: the rules
     "ex2-no-nan-rule": ("ex2-diagnose-gradients", _ex2(nan_rule="pass")),
     "ex2-ratio-reversed": ("ex2-diagnose-gradients", _ex2(first_last="norms[-1], norms[0]")),
     "ex2-not-strict": ("ex2-diagnose-gradients", _ex2(lt="<=")),
     "ex2-min-over-max": ("ex2-diagnose-gradients", _ex2(first_last="norms.min(), norms.max()")),
+    # right on every profile whose last norm is not 0; a ZeroDivisionError on [0.2, 0.0, 0.0] (must be a sentence)
+    "ex2-divides-by-the-last-norm": ("ex2-diagnose-gradients", '''
+import math
+
+def diagnose_gradients(norms, low=1e-2, high=10.0, max_norm=1e3):
+    values = [float(v) for v in norms]
+    if any(math.isnan(v) or math.isinf(v) for v in values) or max(values) > max_norm:
+        return "exploding"
+    if all(v == 0 for v in values):
+        return "vanishing"
+    ratio = values[0] / values[-1]
+    if ratio < low:
+        return "vanishing"
+    return "exploding" if ratio > high else "healthy"
+'''),
     # exercise 3: the builder
     "ex3-a-layer-short": ("ex3-build-deep-mlp", _ex3(n_more="depth - 2")),
     "ex3-init-first-layer-only": ("ex3-build-deep-mlp", _ex3(init='"glorot_uniform"')),
@@ -156,5 +177,66 @@ def build_deep_mlp(n_features, n_classes, depth=6, first_width=128, width=64,
     return model
 ''',
         "ex4-fix-choice": _ex4("tanh", "glorot_uniform"),
+    },
+    # The activation as its own layer after a Dense layer without one, in a Functional model
+    "functional-activation-layers": {
+        "ex3-build-deep-mlp": '''
+def build_deep_mlp(n_features, n_classes, depth=6, first_width=128, width=64,
+                   activation="sigmoid", initializer="glorot_uniform"):
+    inputs = keras.Input(shape=(n_features,))
+    h = inputs
+    for i in range(depth):
+        h = keras.layers.Dense(first_width if i == 0 else width, kernel_initializer=initializer)(h)
+        h = keras.layers.Activation(activation)(h)
+    logits = keras.layers.Dense(n_classes)(h)
+    outputs = keras.layers.Activation("softmax")(logits)
+    model = keras.Model(inputs=inputs, outputs=outputs, name="deep_mlp")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+''',
+    },
+    # Sequential, each Dense layer followed by Activation(activation): Activation("sigmoid") with the defaults
+    "sequential-activation-layers": {
+        "ex3-build-deep-mlp": '''
+def build_deep_mlp(n_features, n_classes, depth=6, first_width=128, width=64,
+                   activation="sigmoid", initializer="glorot_uniform"):
+    layers = [keras.Input(shape=(n_features,))]
+    for units in [first_width] + [width] * (depth - 1):
+        layers += [keras.layers.Dense(units, kernel_initializer=initializer), keras.layers.Activation(activation)]
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+''',
+    },
+    # The initializers written as the VarianceScaling they are (glorot_uniform = VarianceScaling(1.0, "fan_avg",
+    # "uniform")), and the activation layers ELU() and ReLU() where Keras has one
+    "variance-scaling-and-layer-classes": {
+        "ex3-build-deep-mlp": '''
+SCHEMES = {
+    "glorot_uniform": (1.0, "fan_avg", "uniform"), "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
+    "he_uniform": (2.0, "fan_in", "uniform"), "he_normal": (2.0, "fan_in", "truncated_normal"),
+    "lecun_uniform": (1.0, "fan_in", "uniform"), "lecun_normal": (1.0, "fan_in", "truncated_normal"),
+}
+LAYER_CLASSES = {"elu": keras.layers.ELU, "relu": keras.layers.ReLU}
+
+
+def build_deep_mlp(n_features, n_classes, depth=6, first_width=128, width=64,
+                   activation="sigmoid", initializer="glorot_uniform"):
+    model = keras.Sequential([keras.Input(shape=(n_features,))])
+    for index in range(depth):
+        init = keras.initializers.VarianceScaling(*SCHEMES[initializer]) if initializer in SCHEMES else initializer
+        if activation in LAYER_CLASSES:
+            model.add(keras.layers.Dense(first_width if index == 0 else width, kernel_initializer=init))
+            model.add(LAYER_CLASSES[activation]())
+        else:
+            model.add(keras.layers.Dense(first_width if index == 0 else width, activation=activation,
+                                         kernel_initializer=init))
+    model.add(keras.layers.Dense(n_classes, activation="softmax"))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+''',
+        "ex4-fix-choice": _ex4("elu", "HeNormal"),
     },
 }

@@ -109,6 +109,20 @@ WRONG = {
     "ex2-negative-counts-as-dead": ("ex2-dead-unit-fraction",
                                     _ex2(fraction="np.mean(np.all(outputs <= 0, axis=0))")),
     "ex2-every-layer-is-dense": ("ex2-dead-unit-fraction", _ex2(hidden="model.layers[:-1]")),
+    # the course's own instruments answer exercise 2 (right without the lock): refused while the test calls it
+    "ex2-calls-activation-stats": ("ex2-dead-unit-fraction", '''
+def dead_unit_fraction(model, X):
+    stats = diagnostics.activation_stats(model, X)
+    dense = [s.dead_fraction for layer, s in zip(model.layers, stats) if isinstance(layer, keras.layers.Dense)]
+    return np.array(dense[:-1])
+'''),
+    "ex2-calls-hidden-dense-stats": ("ex2-dead-unit-fraction", '''
+from course.batchnorm import hidden_dense_stats
+
+
+def dead_unit_fraction(model, X):
+    return np.array([stats.dead_fraction for stats in hidden_dense_stats(model, X)])
+'''),
     # exercise 3: the self-normalizing network
     "ex3-he-normal": ("ex3-build-self-normalizing-mlp", _ex3(initializer="he_normal")),
     "ex3-glorot-default": ("ex3-build-self-normalizing-mlp", _ex3(initializer="glorot_uniform")),
@@ -199,5 +213,21 @@ def build_self_normalizing_mlp(depth, width, n_features, n_classes):
     return keras.Sequential(layers + [keras.layers.Dense(n_classes, activation="softmax")])
 ''',
         "ex4-alive-activation": _ex4("gelu"),
+    },
+    # A Functional model; each hidden Dense layer without activation, followed by Activation("selu");
+    # LeCun normal written as the VarianceScaling it is
+    "functional-activation-layers": {
+        "ex3-build-self-normalizing-mlp": '''
+def build_self_normalizing_mlp(depth, width, n_features, n_classes):
+    inputs = keras.Input(shape=(n_features,))
+    h = inputs
+    for _ in range(depth):
+        lecun = keras.initializers.VarianceScaling(1.0, "fan_in", "truncated_normal")
+        h = keras.layers.Dense(width, kernel_initializer=lecun)(h)
+        h = keras.layers.Activation("selu")(h)
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(h)
+    return keras.Model(inputs, outputs)
+''',
+        "ex4-alive-activation": _ex4("selu"),
     },
 }
