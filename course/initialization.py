@@ -7,6 +7,7 @@ in float64, so that a signal can grow or shrink by a factor of 1e50 and still be
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -26,6 +27,22 @@ TOO_SMALL, TOO_LARGE = "too small: N(0, 0.01²)", "too large: N(0, 1)"
 INITIAL_WEIGHTS = (TOO_SMALL, TOO_LARGE, "lecun_normal", "glorot_normal", "he_normal")
 
 
+class StackedVarianceScaling(keras.initializers.VarianceScaling):
+    """A ``VarianceScaling`` whose fans are those of the last two axes of the shape it draws.
+
+    Called with a shape ``(depth, n_in, n_out)`` it draws ``depth`` matrices, each with the variance of one
+    ``(n_in, n_out)`` Dense kernel.  Keras counts the leading axes as a convolution window that multiplies
+    both fans, so the scale is multiplied by the same number: the same numbers on every Keras 3 version
+    (the ``input_axes``/``output_axes`` arguments only exist from Keras 3.15 on).
+    """
+
+    def __call__(self, shape, dtype=None):
+        stack = math.prod(shape[:-2]) if len(shape) > 2 else 1
+        flat = keras.initializers.VarianceScaling(scale=self.scale * stack, mode=self.mode,
+                                                  distribution=self.distribution, seed=self.seed)
+        return flat(shape, dtype=dtype)
+
+
 def weight_initializer(name: str, gain: float = 1.0, seed: int | None = None):
     """A Keras initializer for one of ``INITIAL_WEIGHTS`` (or a Keras name), std multiplied by ``gain``.
 
@@ -38,9 +55,8 @@ def weight_initializer(name: str, gain: float = 1.0, seed: int | None = None):
         return keras.initializers.RandomNormal(stddev=1.0 * gain, seed=seed)
     base = keras.initializers.get(name)
     if isinstance(base, keras.initializers.VarianceScaling):
-        return keras.initializers.VarianceScaling(scale=base.scale * gain**2, mode=base.mode,
-                                                  distribution=base.distribution, seed=seed,
-                                                  input_axes=[-2], output_axes=[-1])
+        return StackedVarianceScaling(scale=base.scale * gain**2, mode=base.mode, distribution=base.distribution,
+                                      seed=seed)
     return scaled_initializer(name, gain, seed=seed)
 
 

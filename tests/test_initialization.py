@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import course  # noqa: E402
+import course.data  # noqa: E402  (course.data.load_digits_standardized below)
 from course import initialization  # noqa: E402
 from course.initialization import TOO_LARGE, TOO_SMALL  # noqa: E402
 
@@ -85,6 +86,15 @@ def test_weight_initializer_keeps_keras_variance_scaling():
 def test_weight_initializer_draws_a_stack_of_kernels_with_the_fans_of_one(name, variance):
     w = keras.ops.convert_to_numpy(initialization.weight_initializer(name, seed=0)((40, 100, 50)))
     assert w.var() == pytest.approx(variance, rel=0.02)
+
+
+def test_weight_initializer_stack_is_cut_where_one_kernel_is():
+    """he_normal on a stack: each matrix truncated at 2 sigma of one (100, 50) kernel, without input_axes."""
+    init = initialization.weight_initializer("he_normal", seed=1)
+    w = keras.ops.convert_to_numpy(init((30, 100, 50))).astype(np.float64)
+    bound = 2 * np.sqrt(2 / 100) / 0.87962566103423978
+    assert np.abs(w).max() <= bound * (1 + 1e-6) and np.abs(w).max() > 0.99 * bound
+    assert "input_axes" not in init.get_config() or init.get_config()["input_axes"] is None
 
 
 def test_describe_std_profile():

@@ -125,6 +125,19 @@ WRONG = {
     "ex4-a-layer-short": ("ex4-build-leaky-he-mlp", _ex4(n_blocks="depth - 1")),
     "ex4-no-first-width": ("ex4-build-leaky-he-mlp", _ex4(units="width")),
     "ex4-relu-and-leaky": ("ex4-build-leaky-he-mlp", _ex4(dense_activation=', activation="relu"')),
+    # compiled without metrics=["accuracy"]: model.evaluate returns the loss only (a sentence, not a TypeError)
+    "ex4-no-accuracy-metric": ("ex4-build-leaky-he-mlp", _ex4().replace(', metrics=["accuracy"]', "")),
+    # LeakyReLU inside the Dense layer: the same function, but the text asks for its own layer (and says so)
+    "ex4-leaky-inside-dense": ("ex4-build-leaky-he-mlp", '''
+def build_leaky_he_mlp(n_features, n_classes, depth=6, first_width=128, width=64, negative_slope=0.2):
+    model = keras.Sequential([keras.Input(shape=(n_features,))])
+    for index in range(depth):
+        model.add(keras.layers.Dense(first_width if index == 0 else width, kernel_initializer="he_normal",
+                                     activation=keras.layers.LeakyReLU(negative_slope=negative_slope)))
+    model.add(keras.layers.Dense(n_classes, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+'''),
 }
 
 RIGHT = {
@@ -197,6 +210,17 @@ def my_he_normal(shape, seed=None):
         draws = rng.normal(0.0, sigma, size=2 * n)
         kept = np.concatenate([kept, draws[np.abs(draws) <= 2 * sigma]])
     return kept[:n].reshape(shape).astype(np.float32)
+''',
+        # Sequential, He-normal as a class instance, the accuracy metric under its full name
+        "ex4-build-leaky-he-mlp": '''
+def build_leaky_he_mlp(n_features, n_classes, depth=6, first_width=128, width=64, negative_slope=0.2):
+    layers = [keras.Input(shape=(n_features,))]
+    for units in [first_width] + [width] * (depth - 1):
+        layers += [keras.layers.Dense(units, kernel_initializer=keras.initializers.HeNormal()),
+                   keras.layers.LeakyReLU(negative_slope=negative_slope)]
+    model = keras.Sequential(layers + [keras.layers.Dense(n_classes, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    return model
 ''',
     },
 }
