@@ -161,8 +161,10 @@ def _unexpected_errors(path: Path) -> tuple[list, set[str]]:
     """The errors in a saved blank release that it must not show, and the test cells that failed.
 
     Expected: any failure of a visible test (the answer is blank); ``NotImplementedError`` anywhere (a
-    blank exercise's function called); and a ``NameError`` for a name that only a blank exercise, or a
-    cell that itself failed for an expected reason, would have defined.
+    blank exercise's function called), also as the course's sentence for it ("... the exercise is not
+    written yet", when a course helper called the blank function through ``checks.call``); and a
+    ``NameError`` for a name that only a blank exercise, or a cell that itself failed for an expected
+    reason, would have defined.
     """
     unexpected, failed_tests, undefined_ok = [], set(), set()
     for cell in notebooks.read(path).cells:
@@ -179,7 +181,8 @@ def _unexpected_errors(path: Path) -> tuple[list, set[str]]:
             missing = re.fullmatch(r"name '(\w+)' is not defined", evalue)
             if kind == "tests":
                 failed_tests.add(meta.get("grade_id"))
-            elif ename == "NotImplementedError" or (ename == "NameError" and missing and missing[1] in undefined_ok):
+            elif (ename == "NotImplementedError" or (ename == "NameError" and missing and missing[1] in undefined_ok)
+                  or (ename == "AssertionError" and "the exercise is not written yet" in evalue)):
                 undefined_ok |= _defined_names(cell.source)  # what this cell would have defined is missing too
             else:
                 unexpected.append((meta.get("grade_id") or cell.get("id"), kind, ename, evalue))
