@@ -109,7 +109,7 @@ def allowed_layer_names() -> list[str]:
 def _is_nonlinearity(layer: keras.layers.Layer) -> bool:
     """A layer that applies a non-linear activation (Dense/Activation with one, or LeakyReLU, ELU, ...)."""
     if isinstance(layer, keras.layers.Dense | keras.layers.Activation):
-        return checks.activation_name(layer) != "linear"
+        return checks.activation_spec(layer) != "linear"
     return isinstance(layer, keras.layers.LeakyReLU | keras.layers.ReLU | keras.layers.ELU
                       | keras.layers.PReLU | keras.layers.Softmax)
 
@@ -148,7 +148,7 @@ def _check_layers(model: keras.Model, n_classes: int, budget: Budget) -> None:
                                  "one of Keras' own: give it by name (activation='elu') or use an activation layer "
                                  "(ELU, ReLU, LeakyReLU, PReLU)")
     if not layers or not isinstance(layers[-1], keras.layers.Dense) or layers[-1].units != n_classes \
-            or checks.activation_name(layers[-1]) != "softmax":
+            or checks.activation_spec(layers[-1]) != "softmax":
         raise AssertionError(f"the last layer must be Dense({n_classes}, activation='softmax'): "
                              "the grader reads probabilities")
     hidden = hidden_dense_layers(model)
