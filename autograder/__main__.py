@@ -1,7 +1,7 @@
 """Command line: ``python -m autograder COMMAND``.
 
 selfcheck [ASSIGNMENT ...]   the solution earns full marks and the blank release zero
-grade ASSIGNMENT             autograde a class: parallel (or on Dask), limits, repairs, report, feedback
+grade ASSIGNMENT [...]       autograde a class: parallel (or on Dask), limits, repairs, report, feedback
 collect ZIP_OR_FOLDER        an LMS download -> submitted/<student>/<assignment>/
 links                        the README's Colab and Binder badges, from [tool.course] in pyproject.toml
 publish DEST                 the student edition (release/, course/, packaging, README), leak-scanned
@@ -55,7 +55,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from autograder.coursedir import nbgrader
-    from autograder.grading import Course, Limits, dask_runner, grade, local_runner
+    from autograder.grading import Course, Limits, dask_runner, grade_assignments, local_runner
     from autograder.report import write_report
 
     course = Course(args.course, args.db_url)
@@ -63,21 +63,22 @@ def _grade(args: argparse.Namespace) -> int:
     runner = dask_runner(args.scheduler) if args.scheduler else local_runner(args.workers)
     started = time.perf_counter()
     try:
-        rows = grade(course, args.assignment, students=args.student or None, limits=limits, runner=runner,
-                     force=args.force, sandbox=args.sandbox)
+        graded = grade_assignments(course, dict.fromkeys(args.assignments, args.student or None), limits=limits,
+                                   runner=runner, force=args.force, sandbox=args.sandbox)
     except RuntimeError as error:  # --sandbox bwrap where bubblewrap cannot run
         print(f"grade: {error}", file=sys.stderr)
         return 2
-    if not args.no_feedback and any(row.status != "not graded" for row in rows):
-        feedback = ["generate_feedback", args.assignment, "--force", f"--CourseDirectory.db_url={course.db_url}"]
-        # nbgrader takes one --student (the last one given): one run per named student, else one for all
-        for student in args.student or [None]:
-            nbgrader(feedback + (["--student", student] if student else []), cwd=course.root, check=False)
-    report = write_report(course, args.assignment, rows, args.report or course.root / "reports",
-                          time.perf_counter() - started)
-    print(report.summary)
-    print(f"report: {report.html}, {report.grades_csv} and what the class got wrong in {report.failures_csv}; "
-          f"feedback in {course.root / 'feedback'}")
+    seconds = time.perf_counter() - started
+    for assignment, rows in graded.items():
+        if not args.no_feedback and any(row.status != "not graded" for row in rows):
+            feedback = ["generate_feedback", assignment, "--force", f"--CourseDirectory.db_url={course.db_url}"]
+            # nbgrader takes one --student (the last one given): one run per named student, else one for all
+            for student in args.student or [None]:
+                nbgrader(feedback + (["--student", student] if student else []), cwd=course.root, check=False)
+        report = write_report(course, assignment, rows, args.report or course.root / "reports", seconds)
+        print(report.summary)
+        print(f"report: {report.html}, {report.grades_csv} and what the class got wrong in "
+              f"{report.failures_csv}; feedback in {course.root / 'feedback'}")
     return 0
 
 
@@ -112,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(run=_selfcheck)
     cores = len(os.sched_getaffinity(0))
     grade = commands.add_parser(
-        "grade", help="autograde every submission of an assignment (parallel, limited, reported)",
+        "grade", help="autograde every submission of one or more assignments (parallel, limited, reported)",
         description="Grades submitted/<student>/<assignment>/ with nbgrader, each student in a throw-away "
                     "course directory, and writes grades to the gradebook, autograded/ and feedback/.")
-    grade.add_argument("assignment")
+    grade.add_argument("assignments", nargs="+", metavar="ASSIGNMENT",
+                       help="one or more assignments: their notebooks share one queue, longest first")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.add_argument("--workers", type=int, default=cores, help="parallel gradings (default: %(default)s)")
     grade.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): grade on that cluster")

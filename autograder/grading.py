@@ -12,7 +12,9 @@ The coordinator (this module, the ``grade`` process) is the only one that sees t
    gradebook, written by this process only, so SQLite holds under any number of workers.
 
 ``submitted/`` is only read. A student whose submission has not changed since it was last graded is
-skipped (``force`` regrades): an interrupted run resumes where it stopped.
+skipped (``force`` regrades): an interrupted run resumes where it stopped. One run may grade several
+assignments (:func:`grade_assignments`): their jobs share one queue, longest first
+(:mod:`autograder.schedule`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -30,9 +33,9 @@ import nbformat
 from autograder import REPO_ROOT, sanitize
 from autograder.record import record
 from autograder.runners import Executed, Job, Limits, Runner, dask_runner, local_runner
+from autograder.schedule import STATE_FILE, longest_first, past_seconds
 
-__all__ = ["Course", "Limits", "StudentRow", "dask_runner", "grade", "local_runner"]
-STATE_FILE = ".autograder.json"  # in autograded/<student>/<assignment>/: what was graded, and how it went
+__all__ = ["Course", "Limits", "StudentRow", "dask_runner", "grade", "grade_assignments", "local_runner"]
 TAMPERED = "tampered: "
 
 
@@ -165,7 +168,7 @@ def _job(course: Course, assignment: str, student: str, files: dict[str, bytes],
             continue
         notebooks[name] = nbformat.writes(clean).encode("utf-8")
     others = {name: content for name, content in files.items() if not name.endswith(".ipynb")} | data
-    return Job(student, notebooks, others, limits, sandbox), reasons
+    return Job(student, notebooks, others, limits, sandbox, assignment), reasons
 
 
 def _ask_for_review(course: Course, assignment: str, student: str, flags: list[str]) -> None:
@@ -200,30 +203,34 @@ def _read_state(course: Course, assignment: str, student: str) -> dict | None:
         return None
 
 
-def grade(course: Course, assignment: str, *, students: Iterable[str] | None = None,
-          limits: Limits | None = None, runner: Runner | None = None, force: bool = False,
-          sandbox: str = "auto", log: Callable[[str], None] = print) -> list[StudentRow]:
-    """Grade ``students`` (default: everyone in ``submitted/``); one row per student, in order."""
-    import tempfile
+@dataclass
+class _Plan:
+    """One assignment of a run: its release, its data files, and each student's row and job."""
 
-    limits = limits or Limits()
-    runner = runner or local_runner(len(os.sched_getaffinity(0)))
+    assignment: str
+    release: dict[str, nbformat.NotebookNode]
+    names: list[str]  # the students asked for, in report order
+    rows: dict[str, StudentRow] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)  # student -> the job that grades them
+    graded_files: dict[str, dict[str, bytes]] = field(default_factory=dict)  # what the fingerprint covers
+
+
+def _plan(course: Course, assignment: str, students: Iterable[str] | None, limits: Limits, force: bool,
+          sandbox: str) -> _Plan:
+    """Steps 1 and 2 for one assignment: read, repair, scan and sanitize each submission into a job."""
     release = course.release_notebooks(assignment)
     if not release:
         raise FileNotFoundError(f"no release notebooks for {assignment} in {course.root / 'release'}")
-    names = sorted(students) if students is not None else course.submitted(assignment)
-    rows: dict[str, StudentRow] = {}
-    jobs: list[Job] = []
-    graded_files: dict[str, dict[str, bytes]] = {}
+    plan = _Plan(assignment, release, sorted(students) if students is not None else course.submitted(assignment))
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         data = prepare_assignment(course, assignment, Path(scratch))
-    for student in names:
+    for student in plan.names:
         folder = course.root / "submitted" / student / assignment
         if not folder.is_dir():
-            rows[student] = StudentRow(student, "not graded", reasons=[f"no submission in {folder}"])
+            plan.rows[student] = StudentRow(student, "not graded", reasons=[f"no submission in {folder}"])
             continue
         files, repairs, flags, reasons = prepare_submission(folder, release, data)
-        row = rows[student] = StudentRow(student, "graded", repairs=repairs, flags=flags, reasons=reasons)
+        row = plan.rows[student] = StudentRow(student, "graded", repairs=repairs, flags=flags, reasons=reasons)
         state = _read_state(course, assignment, student)
         if (not force and state and state.get("fingerprint") == fingerprint(files, limits)
                 and _gradebook_has(course, assignment, student)):
@@ -232,33 +239,59 @@ def grade(course: Course, assignment: str, *, students: Iterable[str] | None = N
             continue
         job, more_reasons = _job(course, assignment, student, files, data, limits, sandbox)
         row.reasons += more_reasons
-        graded_files[student] = files
-        jobs.append(job)
+        plan.graded_files[student] = files
+        plan.jobs[student] = job
+    return plan
+
+
+def grade_assignments(course: Course, assignments: dict[str, Iterable[str] | None], *,
+                      limits: Limits | None = None, runner: Runner | None = None, force: bool = False,
+                      sandbox: str = "auto", log: Callable[[str], None] = print) -> dict[str, list[StudentRow]]:
+    """Grade several assignments in one run: ``{assignment: students or None (everyone submitted)}``.
+
+    Every job of every assignment goes into one queue, longest first (:mod:`autograder.schedule`), so
+    no worker idles while another finishes a long notebook. Returns each assignment's rows, in order.
+    """
+    limits = limits or Limits()
+    runner = runner or local_runner(len(os.sched_getaffinity(0)))
+    plans = {assignment: _plan(course, assignment, students, limits, force, sandbox)
+             for assignment, students in assignments.items()}
+    jobs = [job for plan in plans.values() for job in plan.jobs.values()]
     started = time.perf_counter()
     # A submission without a single usable notebook needs no kernel: it scores zero at once.
-    empty = [job for job in jobs if not job.notebooks]
-    results = [Executed(job.student, {}, [], [], "", "", 0.0) for job in empty]
-    for result in [*results, *runner([job for job in jobs if job.notebooks])]:
-        row = rows[result.student]
-        job = next(job for job in jobs if job.student == result.student)
-        row.score, row.max_score = record(course.root, course.db_url, assignment, result.student, result,
-                                          list(release), job.files)
+    results = [Executed(job.student, {}, [], [], "", "", 0.0, job.assignment) for job in jobs if not job.notebooks]
+    queue = longest_first([job for job in jobs if job.notebooks], past_seconds(course.root, plans))
+    for result in [*results, *runner(queue)]:
+        plan = plans[result.assignment]
+        row, job = plan.rows[result.student], plan.jobs[result.student]
+        row.score, row.max_score = record(course.root, course.db_url, plan.assignment, result.student, result,
+                                          list(plan.release), job.files)
         row.reasons += result.problems + [TAMPERED + what for what in result.tampering]
         row.flags += [TAMPERED + what for what in result.tampering]
         if row.flags:
-            _ask_for_review(course, assignment, result.student, row.flags)
+            _ask_for_review(course, plan.assignment, result.student, row.flags)
         row.seconds, row.sandbox = result.seconds, result.sandbox
         if row.reasons:
             row.status = "graded with problems" if result.notebooks else "not graded"
-        state = {"fingerprint": fingerprint(graded_files[result.student], limits), "score": row.score,
-                 "max_score": row.max_score, "reasons": row.reasons, "sandbox": row.sandbox}
-        state_file = course.root / "autograded" / result.student / assignment / STATE_FILE
+        state = {"fingerprint": fingerprint(plan.graded_files[result.student], limits), "score": row.score,
+                 "max_score": row.max_score, "reasons": row.reasons, "sandbox": row.sandbox,
+                 "seconds": round(result.seconds, 1)}
+        state_file = course.root / "autograded" / result.student / plan.assignment / STATE_FILE
         state_file.write_text(json.dumps(state))
-        log(f"{result.student}: {row.score:g}/{row.max_score:g} {row.status}"
+        who = f"{plan.assignment}/{result.student}" if len(plans) > 1 else result.student
+        log(f"{who}: {row.score:g}/{row.max_score:g} {row.status}"
             + (f" ({'; '.join(row.reasons)})" if row.reasons else "") + f" [{result.seconds:.0f} s]")
     if jobs:
         log(f"graded {len(jobs)} submissions in {time.perf_counter() - started:.0f} s")
-    return [rows[student] for student in names]
+    return {assignment: [plan.rows[student] for student in plan.names] for assignment, plan in plans.items()}
+
+
+def grade(course: Course, assignment: str, *, students: Iterable[str] | None = None,
+          limits: Limits | None = None, runner: Runner | None = None, force: bool = False,
+          sandbox: str = "auto", log: Callable[[str], None] = print) -> list[StudentRow]:
+    """Grade ``students`` (default: everyone in ``submitted/``); one row per student, in order."""
+    return grade_assignments(course, {assignment: students}, limits=limits, runner=runner, force=force,
+                             sandbox=sandbox, log=log)[assignment]
 
 
 def default_course() -> Course:

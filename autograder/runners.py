@@ -50,6 +50,7 @@ class Job:
     files: dict[str, bytes]  # the assignment's non-notebook files (data, the student's extra files)
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "auto"  # "auto", "bwrap" or "none", resolved where the job runs
+    assignment: str = ""  # which assignment the notebooks belong to (one run may grade several)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Executed:
     sandbox: str  # the sandbox used: "bwrap", or a sentence saying it was not sandboxed
     log: str
     seconds: float
+    assignment: str = ""
 
 
 def execute_job(job: Job) -> Executed:
@@ -98,7 +100,7 @@ def execute_job(job: Job) -> Executed:
             tampering += [f"{name}: {what}" for what in result.get("tampering", [])]
             problems += _problems_in(name, nb)
     return Executed(job.student, executed, problems, tampering, box.note or box.kind, "\n".join(logs),
-                    time.perf_counter() - started)
+                    time.perf_counter() - started, job.assignment)
 
 
 def _last_line(log: str) -> str:
@@ -207,7 +209,10 @@ Runner = Callable[[list[Job]], Iterator[Executed]]
 
 
 def local_runner(workers: int) -> Runner:
-    """Jobs in ``workers`` threads of this process (each runs a sandboxed subprocess: threads only wait)."""
+    """Jobs in ``workers`` threads of this process (each runs a sandboxed subprocess: threads only wait).
+
+    Jobs start in the order given (the pool's queue is first in, first out): the caller orders them.
+    """
     def run(jobs: list[Job]) -> Iterator[Executed]:
         with ThreadPoolExecutor(max(1, workers)) as pool:
             futures = [pool.submit(execute_job, job) for job in jobs]
@@ -217,14 +222,18 @@ def local_runner(workers: int) -> Runner:
 
 
 def dask_runner(scheduler: str) -> Runner:
-    """Jobs as tasks on a Dask distributed cluster (the workers need this package, and bubblewrap, installed)."""
+    """Jobs as tasks on a Dask distributed cluster (the workers need this package, and bubblewrap, installed).
+
+    Earlier jobs get a higher priority, so the cluster starts them in the order given.
+    """
     def run(jobs: list[Job]) -> Iterator[Executed]:
         from distributed import Client
         from distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
-            futures = [client.submit(execute_job, job, key=f"grade-{job.student}", pure=False, retries=0)
-                       for job in jobs]
+            futures = [client.submit(execute_job, job, key=f"grade-{job.assignment}-{job.student}", pure=False,
+                                     retries=0, priority=len(jobs) - position)
+                       for position, job in enumerate(jobs)]
             for future in dask_completed(futures):
                 yield future.result()
     return run

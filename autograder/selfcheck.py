@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import REPO_ROOT, notebooks
-from autograder.coursedir import autograde_students, new_course, source_assignments, totals
+from autograder.coursedir import autograde_classes, new_course, source_assignments, totals
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,21 @@ def pretend_students(course: Path, assignment: str, repeat: int = 1) -> dict[str
 
 def selfcheck(assignments: list[str] | None = None, *, workers: int = 2, repeat: int = 1,
               root: Path = REPO_ROOT, sandbox: str = "auto") -> list[Row]:
-    """Grade the pretend students of each assignment (the solution ``repeat`` times); one Row per notebook."""
+    """Grade the pretend students of each assignment (the solution ``repeat`` times); one Row per notebook.
+
+    Every assignment goes in one temporary course and one ``grade`` run, so one queue feeds the workers.
+    """
+    names = assignments or source_assignments(root)
     rows = []
-    for assignment in assignments or source_assignments(root):
-        with tempfile.TemporaryDirectory(prefix=f"selfcheck-{assignment}-") as tmp:
-            course = new_course(Path(tmp) / "course", [assignment], root=root)
-            students = pretend_students(course, assignment, repeat)
-            scores = totals(autograde_students(course, assignment, students, workers=workers, sandbox=sandbox))
-            names = sorted({notebook for (_, notebook) in scores})
-            for name in names:  # a student nbgrader could not grade at all scores 0/0, and fails
-                solution, blank, *repeats = (scores.get((student, name), (0.0, 0.0)) for student in students)
+    with tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp:
+        course = new_course(Path(tmp) / "course", names, root=root)
+        classes = {assignment: pretend_students(course, assignment, repeat) for assignment in names}
+        scores = autograde_classes(course, classes, workers=workers, sandbox=sandbox)
+        for assignment, students in classes.items():
+            marks = totals([score for score in scores if score.assignment == assignment])
+            for name in sorted({notebook for (_, notebook) in marks}):
+                # a student nbgrader could not grade at all scores 0/0, and fails
+                solution, blank, *repeats = (marks.get((student, name), (0.0, 0.0)) for student in students)
                 rows.append(Row(assignment, name, solution, blank, tuple(repeats)))
     return rows
+

@@ -1,4 +1,6 @@
-"""Benchmark (not a test): one synthetic class graded four ways, wall times, ratios and the sandbox's cost.
+"""Benchmark (not a test): grading throughput, the sandbox's cost, and what a student's whole course costs.
+
+Part 1, one synthetic class graded four ways, wall times, ratios and the sandbox's cost.
 
 The class: N students (default 8) handing in notebook 01 (half the solution, half the blank
 release). Graded by
@@ -9,9 +11,17 @@ release). Graded by
 4. ``grade --scheduler`` on a local Dask cluster of W worker processes.
 
 Prints the wall times, the speed-ups over stock nbgrader, the sandbox's overhead, and whether the
-gradebooks agree. Nothing is asserted.
+gradebooks agree.
+
+Part 2, a student's course: the six solution notebooks, each graded by ``grade`` as one student of
+its class, all in one run. First one student on one worker: each notebook's grading seconds and
+their total (budget 180 s). Then two such students on W workers (one longest-first queue): the wall
+time per student, what a class costs per student (budget 90 s on 2 workers).
+
+Nothing is asserted.
 
     .venv/bin/python benchmarks/grading.py [--students 8] [--workers 2] [--assignment 01_vanishing_exploding]
+                                           [--skip-class] [--skip-course]
 """
 
 from __future__ import annotations
@@ -27,8 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder import notebooks  # noqa: E402
-from autograder.coursedir import nbgrader, new_course, read_scores, submit, totals  # noqa: E402
-from autograder.grading import Course, dask_runner, grade, local_runner  # noqa: E402
+from autograder.coursedir import nbgrader, new_course, read_scores, source_assignments, submit, totals  # noqa: E402
+from autograder.grading import Course, dask_runner, grade, grade_assignments, local_runner  # noqa: E402
+
+COURSE_SECONDS, CLASS_SECONDS_PER_STUDENT = 180.0, 90.0  # the budgets of issue 15
 
 
 def make_class(root: Path, assignment: str, students: int) -> Path:
@@ -42,13 +54,8 @@ def make_class(root: Path, assignment: str, students: int) -> Path:
     return course
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--students", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--assignment", default="01_vanishing_exploding")
-    args = parser.parse_args()
-
+def grade_class(args: argparse.Namespace) -> None:
+    """Part 1: one class, four ways."""
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         base = make_class(Path(tmp) / "base", args.assignment, args.students)
         courses = {name: Path(tmp) / name for name in ("stock", "workers", "unsandboxed", "dask")}
@@ -92,6 +99,57 @@ def main() -> None:
     print(f"the four gradebooks agree: {agree}")
     if not agree:
         print(scores)
+
+
+
+
+def solutions(course: Path, assignment: str) -> dict:
+    """The solution of every notebook of ``assignment``, as a student would hand it in."""
+    source = course / "source" / assignment
+    return {path.name: notebooks.solved(notebooks.read(path), notebooks.read(source / path.name))
+            for path in sorted((course / "release" / assignment).glob("*.ipynb"))}
+
+
+def grade_course(args: argparse.Namespace) -> None:
+    """Part 2: a student's six notebooks, alone on one worker, then two students on ``args.workers``."""
+    assignments = source_assignments(ROOT)
+    with tempfile.TemporaryDirectory(prefix="bench-course-") as tmp:
+        course = new_course(Path(tmp) / "course", assignments)
+        for assignment in assignments:
+            for student in ("alone", "pair-1", "pair-2"):
+                submit(course, assignment, student, solutions(course, assignment))
+        graded = grade_assignments(Course(course), dict.fromkeys(assignments, ["alone"]), runner=local_runner(1),
+                                   log=lambda _: None)
+        started = time.perf_counter()
+        grade_assignments(Course(course), dict.fromkeys(assignments, ["pair-1", "pair-2"]),
+                          runner=local_runner(args.workers), log=lambda _: None)
+        pair_wall = time.perf_counter() - started
+    print(f"\na student's course: the {len(assignments)} solution notebooks graded by grade")
+    total = 0.0
+    for assignment, rows in graded.items():
+        row = rows[0]
+        total += row.seconds
+        print(f"  {assignment:<40} {row.seconds:6.1f} s   {row.score:g}/{row.max_score:g}")
+    verdict = "within" if total <= COURSE_SECONDS else "OVER"
+    print(f"  {'total grading time (1 worker)':<40} {total:6.1f} s   {verdict} the {COURSE_SECONDS:g} s budget")
+    per_student = pair_wall / 2
+    verdict = "within" if per_student <= CLASS_SECONDS_PER_STUDENT else "OVER"
+    print(f"two students' courses on {args.workers} workers (one queue): {pair_wall:.1f} s wall, "
+          f"{per_student:.1f} s per student, {verdict} the {CLASS_SECONDS_PER_STUDENT:g} s budget")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--assignment", default="01_vanishing_exploding")
+    parser.add_argument("--skip-class", action="store_true", help="skip part 1 (one class, four ways)")
+    parser.add_argument("--skip-course", action="store_true", help="skip part 2 (a student's six notebooks)")
+    args = parser.parse_args()
+    if not args.skip_class:
+        grade_class(args)
+    if not args.skip_course:
+        grade_course(args)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Benchmark (not a test): wall time and peak memory of each solution notebook, and of selfcheck.
+"""Benchmark (not a test): wall time, peak memory and the slowest cells of each solution notebook, and selfcheck.
 
 Runs each source notebook (the solutions) top to bottom in a fresh kernel, as nbgrader
-would, and reports the kernel's peak resident memory.  Then times
-``python -m autograder selfcheck``.  Figures only: nothing is asserted.
+would, and reports the kernel's peak resident memory against the budget a student's
+machine allows (Binder: 1-2 CPUs, about 2 GB shared with JupyterLab), then its slowest
+cells, so the next change sees what it costs.  Then times ``python -m autograder selfcheck``.
+Figures only: nothing is asserted.
 
-    .venv/bin/python benchmarks/notebooks.py [--skip-selfcheck] [ASSIGNMENT ...]
+    .venv/bin/python benchmarks/notebooks.py [--skip-selfcheck] [--cells 5] [ASSIGNMENT ...]
 """
 
 from __future__ import annotations
@@ -19,20 +21,30 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BUDGET_SECONDS, BUDGET_MIB = 30.0, 1200.0  # per notebook, on 2 cores
 
 # Executed in a child process so that RUSAGE_CHILDREN covers only the kernel it starts.
 RUNNER = """
 import json, resource, sys, time
+from datetime import datetime
 import nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
 started = time.perf_counter()
-NotebookClient(nb, timeout=600, allow_errors=True, kernel_name="python3",
+NotebookClient(nb, timeout=600, allow_errors=True, kernel_name="python3", record_timing=True,
                resources={"metadata": {"path": sys.argv[2]}}).execute()
 wall = time.perf_counter() - started
 errors = sum(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
 peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel, reaped at shutdown
-print(json.dumps({"wall_s": wall, "kernel_peak_mib": peak_kib / 1024, "errors": errors}))
+cells = []
+for index, cell in enumerate(nb.cells):
+    timing = cell.metadata.get("execution", {})
+    if cell.cell_type == "code" and "shell.execute_reply" in timing:
+        seconds = (datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+                   - datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+        label = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id") or f"cell {index}"
+        cells.append([label, seconds])
+print(json.dumps({"wall_s": wall, "kernel_peak_mib": peak_kib / 1024, "errors": errors, "cells": cells}))
 """
 
 
@@ -48,16 +60,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignments", nargs="*")
     parser.add_argument("--skip-selfcheck", action="store_true")
+    parser.add_argument("--cells", type=int, default=5, help="slowest cells listed per notebook (default: 5)")
     args = parser.parse_args()
     names = args.assignments or sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
-    print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
-    print(f"{'notebook':<48} {'wall (s)':>9} {'kernel peak RSS (MiB)':>22} {'errors':>7}")
+    print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}; "
+          f"budget per notebook: {BUDGET_SECONDS:g} s, {BUDGET_MIB:,.0f} MiB")
+    results = []
     for name in names:
         for path in sorted((ROOT / "source" / name).glob("*.ipynb")):
-            figures = run_notebook(path)
-            label = f"{name}/{path.name}"
-            wall, peak, errors = figures["wall_s"], figures["kernel_peak_mib"], figures["errors"]
-            print(f"{label:<48} {wall:>9.1f} {peak:>22.0f} {errors:>7}")
+            results.append((f"{name}/{path.name}", run_notebook(path)))
+    print(f"{'notebook':<48} {'wall (s)':>9} {'kernel peak RSS (MiB)':>22} {'errors':>7}")
+    for label, figures in results:
+        wall, peak, errors = figures["wall_s"], figures["kernel_peak_mib"], figures["errors"]
+        over = [what for what, bad in (("time", wall > BUDGET_SECONDS), ("memory", peak > BUDGET_MIB)) if bad]
+        print(f"{label:<48} {wall:>9.1f} {peak:>22.0f} {errors:>7}" + (f"   OVER ({', '.join(over)})" if over else ""))
+    print("\nslowest cells (seconds; the cell's grade_id or id):")
+    for label, figures in results:
+        slowest = sorted(figures["cells"], key=lambda cell: -cell[1])[:args.cells]
+        total = sum(seconds for _, seconds in figures["cells"])
+        print(f"{label}: cells {total:.1f} s of {figures['wall_s']:.1f} s wall; "
+              + ", ".join(f"{cell} {seconds:.1f}" for cell, seconds in slowest))
     if not args.skip_selfcheck:
         started = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "autograder", "selfcheck", *args.assignments],

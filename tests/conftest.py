@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import importlib
 import os
+import shutil
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from autograder import notebooks
-from autograder.coursedir import CellScore, autograde_students, new_course
+from autograder.coursedir import CellScore, autograde_classes, new_course
 from tests.tiny_course import GRADING_SANDBOX
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,15 +106,97 @@ def pretend_class(spec, course: Path) -> dict[str, dict]:
     return {student: {spec.NOTEBOOK: nb} for student, nb in students.items()}
 
 
+def grade_pretend_classes(folder: Path) -> dict[str, GradedClass]:
+    """Every pretend student of every notebook, in one course, graded in one run (one longest-first queue)."""
+    specs = [importlib.import_module(name) for name in SUBMISSION_MODULES]
+    course = new_course(folder / "course", [spec.ASSIGNMENT for spec in specs], root=ROOT)
+    classes = {spec.ASSIGNMENT: pretend_class(spec, course) for spec in specs}
+    rows = autograde_classes(course, classes, workers=2, sandbox=GRADING_SANDBOX)
+    return {spec.ASSIGNMENT: GradedClass(spec, course, [row for row in rows if row.assignment == spec.ASSIGNMENT])
+            for spec in specs}
+
+
+class _Background:
+    """The pretend classes, graded in a thread while the rest of the suite runs (started after collection).
+
+    Grading is mostly waiting on sandboxed kernels, so the other tests run beside it; the tests that
+    need its results are moved to the end of the run (``pytest_collection_modifyitems``).
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="pretend-classes-"))
+        self.thread: threading.Thread | None = None
+        self.classes: dict[str, GradedClass] | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="pretend-classes", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.classes = grade_pretend_classes(self.folder)
+        except BaseException as error:  # re-raised in the tests that need the classes
+            self.error = error
+        self.seconds = time.perf_counter() - started
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def result(self) -> dict[str, GradedClass]:
+        self.start()
+        self.wait()
+        if self.error is not None:
+            raise RuntimeError(f"grading the pretend classes failed: {self.error!r}") from self.error
+        assert self.classes is not None
+        return self.classes
+
+
+_background = _Background()
+_WAIT_FOR_BACKGROUND = ("graded_classes", "quiet_process")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Tests that need the pretend classes (or a quiet process) run last: the classes grade meanwhile."""
+    items.sort(key=lambda item: any(name in item.fixturenames for name in _WAIT_FOR_BACKGROUND))
+
+
+def pytest_collection_finish(session) -> None:
+    if session.config.option.collectonly:
+        return
+    if any("graded_classes" in item.fixturenames for item in session.items):
+        _background.start()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _background.thread is not None and _background.classes is not None:
+        students = sum(len({row.student for row in graded.rows}) for graded in _background.classes.values())
+        terminalreporter.write_line(f"pretend classes: {students} students graded in the background "
+                                    f"in {_background.seconds:.0f} s")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Remove the pretend classes' course after a clean run; keep it (and say where) after a failure."""
+    if _background.thread is None:
+        return
+    _background.wait()
+    if exitstatus == 0:
+        shutil.rmtree(_background.folder, ignore_errors=True)
+    else:
+        print(f"\npretend classes kept for inspection in {_background.folder}")
+
+
 @pytest.fixture(scope="session")
-def graded_classes(tmp_path_factory) -> dict[str, GradedClass]:
-    """Autograde every pretend student of every notebook once (the slow part of the suite)."""
-    classes = {}
-    for module_name in SUBMISSION_MODULES:
-        spec = importlib.import_module(module_name)
-        tmp = tmp_path_factory.mktemp(spec.ASSIGNMENT)
-        course = new_course(tmp / "course", [spec.ASSIGNMENT], root=ROOT)
-        rows = autograde_students(course, spec.ASSIGNMENT, pretend_class(spec, course), workers=2,
-                                  sandbox=GRADING_SANDBOX)
-        classes[spec.ASSIGNMENT] = GradedClass(spec, course, rows)
-    return classes
+def graded_classes() -> dict[str, GradedClass]:
+    """Every pretend student of every notebook, autograded once (graded in the background, see above)."""
+    return _background.result()
+
+
+@pytest.fixture
+def quiet_process() -> None:
+    """For a test that turns warnings into errors process-wide: wait until no background grading runs."""
+    _background.wait()

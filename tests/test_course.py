@@ -391,7 +391,7 @@ def test_importing_course_first_keeps_tensorflow_start_up_logs_out_of_the_notebo
         result.stderr
 
 
-def test_a_near_miss_between_small_numbers_prints_apart_and_warns_nothing():
+def test_a_near_miss_between_small_numbers_prints_apart_and_warns_nothing(quiet_process):
     import warnings
 
     with warnings.catch_warnings():

@@ -133,7 +133,7 @@ def test_shuffled_batches_cover_the_data_every_epoch_in_a_repeatable_order():
     np.testing.assert_array_equal(np.concatenate([keras.ops.convert_to_numpy(b) for _, b in again]), first)
 
 
-def test_fit_shuffled_trains_repeatably_without_warnings():
+def test_fit_shuffled_trains_repeatably_without_warnings(quiet_process):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(50, 2)).astype("float32")
     y = (X[:, 0] > 0).astype("int64")

@@ -1,0 +1,133 @@
+"""One queue, longest first: several assignments graded in one run, ordered by what the last run measured."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.coursedir import nbgrader
+from autograder.grading import Course, grade_assignments, local_runner
+from autograder.runners import Job
+from autograder.schedule import STATE_FILE, expected_seconds, longest_first, past_seconds
+from tests import tiny_course as tiny
+
+SECOND = "98_tiny"  # a copy of the tiny assignment under another name: the run's second assignment
+
+
+def _job(assignment: str, student: str, size: int = 10) -> Job:
+    return Job(student, {"nb.ipynb": b"x" * size}, {}, assignment=assignment)
+
+
+def _order(jobs: list[Job]) -> list[str]:
+    return [f"{job.assignment}/{job.student}" for job in jobs]
+
+
+def test_jobs_never_timed_start_first_largest_code_first():
+    jobs = [_job("a", "small", 10), _job("a", "large", 99), _job("a", "mid", 50)]
+    assert _order(longest_first(jobs, {})) == ["a/large", "a/mid", "a/small"]
+
+
+def test_timed_jobs_start_longest_first_after_the_unknown_ones():
+    history = {("a", "quick"): 3.0, ("b", "slow"): 40.0, ("a", "medium"): 12.0}
+    jobs = [_job("a", "quick"), _job("a", "medium"), _job("c", "new"), _job("b", "slow")]
+    assert _order(longest_first(jobs, history)) == ["c/new", "b/slow", "a/medium", "a/quick"]
+
+
+def test_a_new_student_is_expected_to_take_their_assignments_median():
+    history = {("a", "x"): 10.0, ("a", "y"): 20.0, ("a", "z"): 90.0, ("b", "w"): 5.0}
+    assert expected_seconds(_job("a", "newcomer"), history) == 20.0
+    assert expected_seconds(_job("b", "w"), history) == 5.0
+    assert expected_seconds(_job("c", "anyone"), history) is None
+    # the newcomer of a (median 20 s) goes before b's 5 s student, after a's own 90 s one
+    jobs = [_job("b", "w"), _job("a", "newcomer"), _job("a", "z")]
+    assert _order(longest_first(jobs, history)) == ["a/z", "a/newcomer", "b/w"]
+
+
+def test_ties_keep_the_order_they_came_in():
+    history = {("a", name): 7.0 for name in "pqrs"}
+    jobs = [_job("a", name) for name in "rpsq"]
+    assert _order(longest_first(jobs, history)) == ["a/r", "a/p", "a/s", "a/q"]
+
+
+def test_past_seconds_reads_the_state_files_and_skips_broken_ones(tmp_path):
+    def state(student: str, assignment: str, text: str) -> None:
+        folder = tmp_path / "autograded" / student / assignment
+        folder.mkdir(parents=True)
+        (folder / STATE_FILE).write_text(text)
+
+    state("ann", "a", json.dumps({"score": 1, "seconds": 12.5}))
+    state("bob", "a", json.dumps({"score": 1}))  # graded before seconds were recorded
+    state("cy", "a", "{not json")
+    state("dee", "b", json.dumps({"seconds": 4}))
+    state("eve", "c", json.dumps({"seconds": 9}))  # not asked for
+    assert past_seconds(tmp_path, ["a", "b"]) == {("a", "ann"): 12.5, ("b", "dee"): 4.0}
+
+
+@pytest.fixture(scope="module")
+def two_assignments(tmp_path_factory) -> Path:
+    """The tiny course with a second assignment, two students each (one sleeps: a long notebook)."""
+    root = tiny.build(tmp_path_factory.mktemp("schedule") / "course")
+    shutil.copytree(root / "source" / tiny.ASSIGNMENT, root / "source" / SECOND)
+    (root / "source" / SECOND / tiny.NOTEBOOK).rename(root / "source" / SECOND / f"{SECOND}.ipynb")
+    nbgrader(["generate_assignment", SECOND, "--force"], cwd=root)
+    slow = dict(tiny.HONEST, **{"ex1-add": "import time\ntime.sleep(4)\n" + tiny.HONEST["ex1-add"]})
+    for assignment, notebook in ((tiny.ASSIGNMENT, tiny.NOTEBOOK), (SECOND, f"{SECOND}.ipynb")):
+        release = nbformat.read(root / "release" / assignment / notebook, as_version=4)
+        for student, answers in (("quick", tiny.HONEST), ("slow", slow)):
+            folder = root / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(tiny.with_answers(release, answers), folder / notebook)
+    return root
+
+
+class _Recording:
+    """A local runner that remembers the order it was handed the jobs in, and how many calls it got."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, jobs: list[Job]):
+        self.calls.append(_order(jobs))
+        yield from local_runner(2)(jobs)
+
+
+def test_two_assignments_are_graded_from_one_queue(two_assignments):
+    runner = _Recording()
+    graded = grade_assignments(Course(two_assignments), {tiny.ASSIGNMENT: None, SECOND: ["quick", "slow"]},
+                               runner=runner, force=True, sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
+    assert len(runner.calls) == 1 and len(runner.calls[0]) == 4, runner.calls
+    for assignment in (tiny.ASSIGNMENT, SECOND):
+        assert [(row.student, row.score, row.max_score) for row in graded[assignment]] == \
+            [("quick", 5.0, 5.0), ("slow", 5.0, 5.0)]
+        for student, at_least in (("quick", 0.0), ("slow", 4.0)):
+            state = json.loads((two_assignments / "autograded" / student / assignment / STATE_FILE).read_text())
+            assert state["seconds"] >= at_least, state
+
+
+def test_the_next_run_starts_the_students_that_took_longest(two_assignments):
+    first = _Recording()
+    grade_assignments(Course(two_assignments), {tiny.ASSIGNMENT: None, SECOND: None}, runner=first, force=True,
+                      sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
+    history = past_seconds(two_assignments, [tiny.ASSIGNMENT, SECOND])  # what the first run measured
+    again = _Recording()
+    grade_assignments(Course(two_assignments), {tiny.ASSIGNMENT: None, SECOND: None}, runner=again, force=True,
+                      sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
+    assert set(again.calls[0][:2]) == {f"{tiny.ASSIGNMENT}/slow", f"{SECOND}/slow"}, (again.calls, history)
+    assert again.calls[0] == [f"{a}/{s}" for (a, s), _ in sorted(history.items(), key=lambda item: -item[1])]
+
+
+def test_the_command_line_grades_several_assignments_and_reports_each(two_assignments, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", tiny.ASSIGNMENT, SECOND, "--course", str(two_assignments),
+         "--student", "quick", "--force", "--report", str(tmp_path), "--sandbox", tiny.GRADING_SANDBOX],
+        capture_output=True, text=True, timeout=600, cwd=two_assignments)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert f"{tiny.ASSIGNMENT}/quick: 5/5 graded" in result.stdout and f"{SECOND}/quick: 5/5 graded" in result.stdout
+    assert {path.name for path in tmp_path.iterdir()} >= {f"{tiny.ASSIGNMENT}-grades.csv", f"{SECOND}-grades.csv"}
+    assert (two_assignments / "feedback" / "quick" / SECOND).is_dir()
