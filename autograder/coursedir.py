@@ -57,7 +57,12 @@ def new_course(dest: Path, assignments: list[str], root: Path = REPO_ROOT) -> Pa
     for name in assignments:
         shutil.copytree(root / "source" / name, dest / "source" / name,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        nbgrader(["generate_assignment", name, "--force"], cwd=dest)
+    if len(assignments) > 1 and set(source_assignments(dest)) == set(assignments):
+        # nbgrader reads the assignment id as a glob: one process generates them all (one start-up, not N)
+        nbgrader(["generate_assignment", "*", "--force"], cwd=dest)
+    else:
+        for name in assignments:
+            nbgrader(["generate_assignment", name, "--force"], cwd=dest)
     return dest
 
 

@@ -1,9 +1,9 @@
 """nbgrader's workflow as the people who click it: a student's Assignments tab, the instructor's formgrader.
 
-A student's JupyterLab (as `make lab` configures it: no instructor tools) lists the released notebook 01 in
-the Assignments tab; *Fetch* brings it, *Validate* runs it, *Submit* submits it. The instructor collects,
-grades with `python -m autograder grade`, opens the formgrader (as `make instructor` does), finds the graded
-submission and scores the written answer there. Screenshots go to build/browser/.
+A student's JupyterLab (as `make lab` configures it: no instructor tools) lists the released notebook 05 (the
+quickest to run) in the Assignments tab; *Fetch* brings it, *Validate* runs it, *Submit* submits it. The
+instructor collects, grades with `python -m autograder grade`, opens the formgrader (as `make instructor`
+does), finds the graded submission and scores the written answer there. Screenshots go to build/browser/.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.tiny_course import GRADING_SANDBOX
 pytestmark = [pytest.mark.notebooks, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = NOTEBOOK_STEM = "01_vanishing_exploding"
+ASSIGNMENT = NOTEBOOK_STEM = "05_gradient_clipping"
 COURSE_ID = "deep-networks-that-train"
 STUDENT = pwd.getpwuid(os.geteuid()).pw_name  # nbgrader names the student by the Unix user
 

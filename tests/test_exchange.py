@@ -1,11 +1,11 @@
 """A term on nbgrader's own exchange, with real Unix users for the students (needs root, as in CI).
 
-The instructor releases notebook 01 with `nbgrader release_assignment`; three student users list, fetch,
-work (a correct answer, a wrong one, a blank) and submit, the blank one after the due date; the instructor
-collects, grades with `python -m autograder grade`, scores the written answer through the formgrader's
-HTTP API, generates and releases feedback; each student fetches it back and finds their own scores and no
-hidden test. Students run nbgrader from their own Python environment (the instructor's lies under /root,
-which other users cannot enter), as on a real JupyterHub.
+The instructor releases notebook 05 (the quickest to run) with `nbgrader release_assignment`; three student
+users list, fetch, work (a correct answer, a wrong one, a blank) and submit, the blank one after the due date;
+the instructor collects, grades with `python -m autograder grade`, scores the written answer through the
+formgrader's HTTP API, generates and releases feedback; each student fetches it back and finds their own
+scores and no hidden test. Students run nbgrader from their own Python environment (the instructor's lies
+under /root, which other users cannot enter), as on a real JupyterHub.
 """
 
 from __future__ import annotations
@@ -32,18 +32,19 @@ import pytest
 
 from autograder import notebooks
 from autograder.coursedir import nbgrader, nbgrader_environment, new_course
-from tests.submissions import nb01
+from tests.submissions import nb05
 from tests.tiny_course import GRADING_SANDBOX
 
 pytestmark = [pytest.mark.notebooks,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"),
                                  reason="needs root (useradd, runuser) for separate student users")]
 
-ASSIGNMENT, NOTEBOOK = nb01.ASSIGNMENT, nb01.NOTEBOOK
+ASSIGNMENT, NOTEBOOK = nb05.ASSIGNMENT, nb05.NOTEBOOK
 COURSE_ID = "deep-networks-that-train"
 STUDENTS = {"dntt-correct": "correct", "dntt-wrong": "wrong", "dntt-blank": "blank"}
 STUDENT_PYTHON = Path("/var/tmp/dntt-student-python")  # a student environment with nbgrader only
-WRONG_EX2 = next(name for name, (cell, _) in nb01.WRONG.items() if cell == "ex2-diagnose-gradients")
+EX2 = "ex2-clip-global-norm"  # the exercise the wrong student gets wrong (ex2-tests: 4 points)
+WRONG_EX2 = next(name for name, (cell, _) in nb05.WRONG.items() if cell == EX2)
 
 
 def _nbgrader_closure() -> list[importlib.metadata.Distribution]:
@@ -184,7 +185,7 @@ def term():
     source = notebooks.read(course / "source" / ASSIGNMENT / NOTEBOOK)
     solved = notebooks.solved(release, source)
     work = {"correct": solved,
-            "wrong": notebooks.with_cells_replaced(solved, {"ex2-diagnose-gradients": nb01.WRONG[WRONG_EX2][1]}),
+            "wrong": notebooks.with_cells_replaced(solved, {EX2: nb05.WRONG[WRONG_EX2][1]}),
             "blank": None}  # hands in what it fetched
     homes, listings = {}, {}
     for name in STUDENTS:
