@@ -168,9 +168,13 @@ def test_a_student_fetches_validates_and_submits_and_the_instructor_grades_in_th
         score = page.locator("input.score#ex5-written")
         score.wait_for(timeout=60_000)
         score.fill("1.5")
-        score.press("Tab")  # the formgrader saves a score when its input loses focus
+        # the formgrader saves a score when its input loses focus: wait for its PUT to be answered (a busy
+        # machine can take seconds; closing the page before then would drop the save)
+        with page.expect_response(lambda response: "/formgrader/api/grade/" in response.url
+                                  and response.request.method == "PUT", timeout=60_000) as saved:
+            score.press("Tab")
+        assert saved.value.ok, f"the formgrader's save answered {saved.value.status}"
         page.locator(".score-saved").first.wait_for(state="attached", timeout=30_000)
-        page.wait_for_timeout(2000)
         page.screenshot(path=str(SCREENSHOTS / "exchange-5-formgrader-written-answer.png"))
     finally:
         page.close()

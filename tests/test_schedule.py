@@ -76,7 +76,7 @@ def two_assignments(tmp_path_factory) -> Path:
     shutil.copytree(root / "source" / tiny.ASSIGNMENT, root / "source" / SECOND)
     (root / "source" / SECOND / tiny.NOTEBOOK).rename(root / "source" / SECOND / f"{SECOND}.ipynb")
     nbgrader(["generate_assignment", SECOND, "--force"], cwd=root)
-    slow = dict(tiny.HONEST, **{"ex1-add": "import time\ntime.sleep(4)\n" + tiny.HONEST["ex1-add"]})
+    slow = dict(tiny.HONEST, **{"ex1-add": "import time\ntime.sleep(2)\n" + tiny.HONEST["ex1-add"]})
     for assignment, notebook in ((tiny.ASSIGNMENT, tiny.NOTEBOOK), (SECOND, f"{SECOND}.ipynb")):
         release = nbformat.read(root / "release" / assignment / notebook, as_version=4)
         for student, answers in (("quick", tiny.HONEST), ("slow", slow)):
@@ -97,29 +97,36 @@ class _Recording:
         yield from local_runner(2)(jobs)
 
 
-def test_two_assignments_are_graded_from_one_queue(two_assignments):
+def _grade_both(course: Path) -> tuple[dict, _Recording]:
     runner = _Recording()
-    graded = grade_assignments(Course(two_assignments), {tiny.ASSIGNMENT: None, SECOND: ["quick", "slow"]},
-                               runner=runner, force=True, sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
+    graded = grade_assignments(Course(course), {tiny.ASSIGNMENT: None, SECOND: ["quick", "slow"]}, runner=runner,
+                               force=True, sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
+    return graded, runner
+
+
+@pytest.fixture(scope="module")
+def first_run(two_assignments) -> tuple[dict, _Recording, dict[tuple[str, str], float]]:
+    """Both assignments graded once: the rows, the runner's record, and the seconds the run kept."""
+    graded, runner = _grade_both(two_assignments)
+    return graded, runner, past_seconds(two_assignments, [tiny.ASSIGNMENT, SECOND])
+
+
+def test_two_assignments_are_graded_from_one_queue(first_run):
+    graded, runner, history = first_run
     assert len(runner.calls) == 1 and len(runner.calls[0]) == 4, runner.calls
     for assignment in (tiny.ASSIGNMENT, SECOND):
         assert [(row.student, row.score, row.max_score) for row in graded[assignment]] == \
             [("quick", 5.0, 5.0), ("slow", 5.0, 5.0)]
-        for student, at_least in (("quick", 0.0), ("slow", 4.0)):
-            state = json.loads((two_assignments / "autograded" / student / assignment / STATE_FILE).read_text())
-            assert state["seconds"] >= at_least, state
+        # each student's seconds are kept for the next run; the slow one slept 2 s more
+        assert history[(assignment, "slow")] >= 2.0 and history[(assignment, "quick")] > 0, history
 
 
-def test_the_next_run_starts_the_students_that_took_longest(two_assignments):
-    first = _Recording()
-    grade_assignments(Course(two_assignments), {tiny.ASSIGNMENT: None, SECOND: None}, runner=first, force=True,
-                      sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
-    history = past_seconds(two_assignments, [tiny.ASSIGNMENT, SECOND])  # what the first run measured
-    again = _Recording()
-    grade_assignments(Course(two_assignments), {tiny.ASSIGNMENT: None, SECOND: None}, runner=again, force=True,
-                      sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
+def test_the_next_run_starts_the_students_that_took_longest(two_assignments, first_run):
+    _, _, history = first_run  # what the first run measured
+    _, again = _grade_both(two_assignments)
     assert set(again.calls[0][:2]) == {f"{tiny.ASSIGNMENT}/slow", f"{SECOND}/slow"}, (again.calls, history)
-    assert again.calls[0] == [f"{a}/{s}" for (a, s), _ in sorted(history.items(), key=lambda item: -item[1])]
+    seconds = [history[tuple(name.split("/"))] for name in again.calls[0]]
+    assert seconds == sorted(seconds, reverse=True), (again.calls, history)  # longest first, all the way down
 
 
 def test_the_command_line_grades_several_assignments_and_reports_each(two_assignments, tmp_path):
