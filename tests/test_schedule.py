@@ -122,11 +122,15 @@ def test_two_assignments_are_graded_from_one_queue(first_run):
 
 
 def test_the_next_run_starts_the_students_that_took_longest(two_assignments, first_run):
-    _, _, history = first_run  # what the first run measured
+    # the seconds the last run kept, set to an order that is neither the submission order nor the code sizes'
+    kept = {(SECOND, "quick"): 50.0, (tiny.ASSIGNMENT, "slow"): 40.0, (SECOND, "slow"): 30.0,
+            (tiny.ASSIGNMENT, "quick"): 20.0}
+    for (assignment, student), seconds in kept.items():
+        state_file = two_assignments / "autograded" / student / assignment / STATE_FILE
+        state_file.write_text(json.dumps(json.loads(state_file.read_text()) | {"seconds": seconds}))
     _, again = _grade_both(two_assignments)
-    assert set(again.calls[0][:2]) == {f"{tiny.ASSIGNMENT}/slow", f"{SECOND}/slow"}, (again.calls, history)
-    seconds = [history[tuple(name.split("/"))] for name in again.calls[0]]
-    assert seconds == sorted(seconds, reverse=True), (again.calls, history)  # longest first, all the way down
+    assert again.calls[0] == [f"{SECOND}/quick", f"{tiny.ASSIGNMENT}/slow", f"{SECOND}/slow",
+                              f"{tiny.ASSIGNMENT}/quick"], again.calls
 
 
 def test_the_command_line_grades_several_assignments_and_reports_each(two_assignments, tmp_path):
