@@ -131,18 +131,6 @@ def autograde_classes(
     return [row for assignment in classes for row in read_scores(course, assignment)]
 
 
-def autograde_students(
-    course: Path,
-    assignment: str,
-    submissions: dict[str, dict[str, NotebookNode | bytes]],
-    *,
-    workers: int = 2,
-    sandbox: str = "auto",
-) -> list[CellScore]:
-    """Submit pretend students of one assignment and grade them with ``grade`` (``workers`` at a time)."""
-    return autograde_classes(course, {assignment: submissions}, workers=workers, sandbox=sandbox)
-
-
 def totals(rows: list[CellScore], *, auto_only: bool = True) -> dict[tuple[str, str], tuple[float, float]]:
     """(student, notebook) -> (score, max score), counting autograded cells only by default."""
     result: dict[tuple[str, str], tuple[float, float]] = {}

@@ -142,3 +142,22 @@ def test_the_command_line_grades_several_assignments_and_reports_each(two_assign
     assert f"{tiny.ASSIGNMENT}/quick: 5/5 graded" in result.stdout and f"{SECOND}/quick: 5/5 graded" in result.stdout
     assert {path.name for path in tmp_path.iterdir()} >= {f"{tiny.ASSIGNMENT}-grades.csv", f"{SECOND}-grades.csv"}
     assert (two_assignments / "feedback" / "quick" / SECOND).is_dir()
+
+
+def test_a_student_in_a_shared_run_sees_only_their_own_notebook(two_assignments):
+    """The attack: in a run of two assignments, one student's code looks for the other jobs' notebooks."""
+    snoop = ("import os, glob\n"
+             "print('HERE', sorted(os.listdir('.')))\n"
+             "print('FOUND', sorted(glob.glob('/tmp/**/*.ipynb', recursive=True)\n"
+             "                      + glob.glob('../**/*.ipynb', recursive=True)))\n"
+             "def add(a, b):\n    return a + b")
+    release = nbformat.read(two_assignments / "release" / SECOND / f"{SECOND}.ipynb", as_version=4)
+    folder = two_assignments / "submitted" / "snoop" / SECOND
+    folder.mkdir(parents=True)
+    nbformat.write(tiny.with_answers(release, dict(tiny.HONEST, **{"ex1-add": snoop})), folder / f"{SECOND}.ipynb")
+    grade_assignments(Course(two_assignments), {tiny.ASSIGNMENT: ["quick", "slow"], SECOND: ["snoop"]},
+                      runner=local_runner(2), force=True, sandbox=tiny.GRADING_SANDBOX, log=lambda line: None)
+    graded = nbformat.read(two_assignments / "autograded" / "snoop" / SECOND / f"{SECOND}.ipynb", as_version=4)
+    printed = "".join(output.get("text", "") for cell in graded.cells for output in cell.get("outputs", []))
+    assert "HERE [" in printed and "FOUND [" in printed, printed  # the student's code ran
+    assert tiny.ASSIGNMENT not in printed and "quick" not in printed and "slow" not in printed, printed[:800]
