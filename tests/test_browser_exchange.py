@@ -41,6 +41,12 @@ def _written_score(course: Path) -> float | None:
         return gradebook.find_grade("ex5-written", NOTEBOOK_STEM, ASSIGNMENT, STUDENT).manual_score
 
 
+def _answered_late(route) -> None:
+    """Hold a request for 3 s before it goes on to the server."""
+    time.sleep(3)
+    route.continue_()
+
+
 def _start_lab(root: Path, tmp: Path, *, student: bool) -> tuple[subprocess.Popen, str, str]:
     settings = tmp / f"settings-{root.name}"
     for name, values in LAB_SETTINGS.items():
@@ -172,9 +178,15 @@ def test_a_student_fetches_validates_and_submits_and_the_instructor_grades_in_th
             (SCREENSHOTS / "debug-formgrader.html").write_text(page.content())
             raise
         page.screenshot(path=str(SCREENSHOTS / "exchange-4-formgrader-submissions.png"))
+        # Answer the page's grade fetch late, as a busy server does, so that the test meets the race it guards.
+        page.route("**/formgrader/api/grades?*", _answered_late)
         link.click()
         score = page.locator("input.score#ex5-written")
         score.wait_for(timeout=60_000)
+        # The page fetches its grades after loading and only then binds each score input (and resets it to the
+        # stored score): a score typed before that is wiped and never sent. Wait for formgrade.js to finish.
+        page.wait_for_function("() => window.formgrader && formgrader.grades && formgrader.grades.loaded === true",
+                               timeout=120_000)
         score.fill("1.5")
         score.press("Tab")  # the formgrader saves a score when its input loses focus
         # The save is a request the page sends: keep the page open until the gradebook holds the score (a busy
