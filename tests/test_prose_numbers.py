@@ -4,7 +4,9 @@ Convention (for notebook authors): right after a number in a markdown cell, writ
 (invisible when rendered), where LABEL is text that appears on the output line that prints the number. This test
 reads the solution notebook as the grader executed it and checks, for every marker, that some output line
 containing LABEL carries the number (thousands separators ignored; a number the prose rounds, such as 0.56 for a
-printed 0.5625, counts). Numbers that are not printed must say what they were measured on instead.
+printed 0.5625, counts). Numbers that are not printed must say what they were measured on instead, and so must
+numbers of a chaotic run (a network near blowing up, thirty layers of SGD): those move with the processor's
+last-bit rounding, and the notebooks quote them with the machine they came from, unmarked.
 """
 
 from __future__ import annotations
@@ -117,13 +119,13 @@ def test_a_marked_number_must_be_printed_with_its_label():
 @pytest.mark.notebooks
 def test_numbers_in_the_prose_are_what_the_notebook_prints(graded_classes):
     """For each notebook: its executed solution (as graded) prints every number its prose marks."""
-    checked = 0
+    checked, problems = 0, []
     for name, graded in graded_classes.items():
         source = notebooks.read(graded.course / "source" / name / graded.spec.NOTEBOOK)
         executed = notebooks.read(graded.autograded_dir("solution") / "autograded" / "solution" / name
                                   / graded.spec.NOTEBOOK)
         # The graded notebook is the release plus solutions: its markdown is the source's.
         checked += len(quoted_numbers(source))
-        problems = mismatches(executed)
-        assert not problems, f"{name}:\n" + "\n".join(problems)
+        problems += [f"{name}: {problem}" for problem in mismatches(executed)]
+    assert not problems, "\n".join(problems)  # every notebook's, not only the first failing one's
     assert checked or len(graded_classes) < 6, "no marked number in any notebook: the convention is unused"
