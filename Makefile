@@ -63,9 +63,10 @@ release: $(VENV)/.installed
 selfcheck: $(VENV)/.installed
 	$(BIN)/python -m autograder selfcheck
 
-## benchmark: wall time and peak memory of each solution notebook, and of selfcheck
+## benchmark: wall time and peak memory of each solution notebook, and of selfcheck; import CPU time
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/notebooks.py
+	$(BIN)/python benchmarks/imports.py
 
 clean:
 	rm -rf submitted autograded feedback gradebook.db .pytest_cache

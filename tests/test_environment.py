@@ -47,19 +47,22 @@ def test_min_constraints_pin_every_dependency_to_its_lower_bound():
 def test_lower_bounds_satisfy_what_tensorflow_requires():
     """TensorFlow's range is one minor release: what it requires of our other dependencies binds the minimum set."""
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
     from packaging.version import Version
 
-    bounds = dict(lower_bound(spec) for spec in tomllib.loads(PYPROJECT)["project"]["dependencies"])
+    bounds = {canonicalize_name(name): bound
+              for name, bound in (lower_bound(spec) for spec in tomllib.loads(PYPROJECT)["project"]["dependencies"])}
     tensorflow = Version(metadata.version("tensorflow"))
     assert same_version(f"{tensorflow.major}.{tensorflow.minor}", bounds["tensorflow"])
     checked = []
     for spec in metadata.requires("tensorflow") or []:
         requirement = Requirement(spec)
-        if requirement.marker is None and requirement.name.lower() in bounds:
-            lowest = bounds[requirement.name.lower()]
+        name = canonicalize_name(requirement.name)  # TensorFlow writes ml_dtypes, pyproject ml-dtypes
+        if requirement.marker is None and name in bounds:
+            lowest = bounds[name]
             assert lowest in requirement.specifier, f"pyproject allows {requirement.name} {lowest}; TF needs {spec}"
-            checked.append(requirement.name.lower())
-    assert {"keras", "numpy"} <= set(checked), checked
+            checked.append(name)
+    assert {"keras", "numpy", "ml-dtypes"} <= set(checked), checked
 
 
 def test_check_kernel_reads_the_versions_each_notebook_printed():
