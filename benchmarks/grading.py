@@ -11,7 +11,12 @@ release). Graded by
 4. ``grade --scheduler`` on a local Dask cluster of W worker processes.
 
 Prints the wall times, the speed-ups over stock nbgrader, the sandbox's overhead, and whether the
-gradebooks agree.
+gradebooks agree. Then the ceiling any W-worker grader has on this machine: the notebooks stock
+nbgrader executed (hidden tests included), run again with plain ``jupyter nbconvert --execute``, one
+at a time and then W at a time (longest first); the ratio of the two. A notebook alone uses more than
+one core at moments (TensorFlow's thread pools, the kernel and its client), so W notebooks at once
+each run slower than alone: no grader that runs each notebook in a process of its own beats stock
+nbgrader by more than the second ratio printed.
 
 Part 2, a student's course: the six solution notebooks, each graded by ``grade`` as one student of
 its class, all in one run. First one student on one worker: each notebook's grading seconds and
@@ -28,16 +33,26 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder import notebooks  # noqa: E402
-from autograder.coursedir import nbgrader, new_course, read_scores, source_assignments, submit, totals  # noqa: E402
+from autograder.coursedir import (  # noqa: E402
+    nbgrader,
+    nbgrader_environment,
+    new_course,
+    read_scores,
+    source_assignments,
+    submit,
+    totals,
+)
 from autograder.grading import Course, dask_runner, grade, grade_assignments, local_runner  # noqa: E402
 
 COURSE_SECONDS, CLASS_SECONDS_PER_STUDENT = 180.0, 90.0  # the budgets of issue 15
@@ -54,6 +69,24 @@ def make_class(root: Path, assignment: str, students: int) -> Path:
     return course
 
 
+def execute_plainly(path: Path) -> float:
+    """Wall seconds of ``jupyter nbconvert --execute`` on ``path`` (errors allowed, output to /dev/null)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
+                    "--ExecutePreprocessor.timeout=900", "--stdout", str(path)], cwd=path.parent,
+                   env=nbgrader_environment(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def parallel_ceiling(paths: list[Path], workers: int) -> tuple[float, float]:
+    """Seconds to execute ``paths`` one at a time, and ``workers`` at a time (longest first)."""
+    alone = {path: execute_plainly(path) for path in paths}
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(execute_plainly, sorted(paths, key=alone.get, reverse=True)))
+    return sum(alone.values()), time.perf_counter() - started
+
+
 def grade_class(args: argparse.Namespace) -> None:
     """Part 1: one class, four ways."""
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
@@ -67,6 +100,8 @@ def grade_class(args: argparse.Namespace) -> None:
         nbgrader(["autograde", args.assignment, "--force"], cwd=courses["stock"], check=False)
         times["stock"] = time.perf_counter() - started
         scores["stock"] = totals(read_scores(courses["stock"], args.assignment))
+        sequential, parallel = parallel_ceiling(
+            sorted((courses["stock"] / "autograded").glob(f"*/{args.assignment}/*.ipynb")), args.workers)
 
         for name, mode in (("workers", "auto"), ("unsandboxed", "none")):
             started = time.perf_counter()
@@ -95,6 +130,9 @@ def grade_class(args: argparse.Namespace) -> None:
         print(f"{label:<42} {times[name]:7.1f} s   {times['stock'] / times[name]:.2f}x")
     overhead = 100 * (times["workers"] - times["unsandboxed"]) / times["unsandboxed"]
     print(f"sandbox overhead: {overhead:+.1f} % of grading time (sandbox used: {', '.join(sandboxes)})")
+    print(f"ceiling on this machine: the notebooks stock nbgrader executed, run by plain nbconvert one at a time "
+          f"{sequential:.1f} s, {args.workers} at a time {parallel:.1f} s ({sequential / parallel:.2f}x; "
+          f"{times['stock'] / parallel:.2f}x stock nbgrader)")
     agree = scores["stock"] == scores["workers"] == scores["unsandboxed"] == scores["dask"]
     print(f"the four gradebooks agree: {agree}")
     if not agree:
