@@ -243,14 +243,14 @@ def clip_explorer():
     """
     import ipywidgets as widgets
 
-    from course.widgets import image_explorer
+    from course.widgets import image_explorer, tooltip
 
     length = widgets.FloatSlider(value=3.0, min=0.0, max=5.0, step=0.1, description="|g1|",
                                  continuous_update=False)
     angle = widgets.FloatSlider(value=20.0, min=-180.0, max=180.0, step=5.0, description="angle g1 (°)",
                                 continuous_update=False)
     other = widgets.FloatSlider(value=3.0, min=0.0, max=5.0, step=0.1, description="|g2|",
-                                continuous_update=False, tooltip="variable 2's gradient (drawn dashed)")
+                                continuous_update=False, **tooltip("variable 2's gradient (drawn dashed)"))
     threshold = widgets.FloatSlider(value=1.0, min=0.1, max=4.0, step=0.1, description="threshold",
                                     continuous_update=False)
 

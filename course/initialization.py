@@ -257,13 +257,13 @@ def activation_std_explorer(*, seed: int = 0):
     """
     import ipywidgets as widgets
 
-    from course.widgets import image_explorer
+    from course.widgets import image_explorer, tooltip
 
     activation = widgets.Dropdown(options=tuple(ACTIVATIONS), value="relu", description="activation")
     initializer = widgets.Dropdown(options=INITIAL_WEIGHTS, value="glorot_normal", description="weights")
     gain = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="scale ×",
                                   continuous_update=False,
-                                  tooltip="multiplies the initial weights' standard deviation")
+                                  **tooltip("multiplies the initial weights' standard deviation"))
     depth = widgets.IntSlider(value=50, min=1, max=100, description="depth", continuous_update=False)
 
     def draw(ax) -> str:

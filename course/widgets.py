@@ -18,6 +18,13 @@ from course.plots import plot_layer_norms
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "linear")
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "random_normal")
+# Colab ships ipywidgets 7, JupyterLab 4 needs 8: the explorers use what both have, and this one keyword differs.
+IPYWIDGETS_MAJOR = int(widgets.__version__.split(".")[0])
+
+
+def tooltip(text: str) -> dict[str, str]:
+    """A control's hover text as a keyword: ``tooltip`` in ipywidgets 8, ``description_tooltip`` in 7."""
+    return {"tooltip" if IPYWIDGETS_MAJOR >= 8 else "description_tooltip": text}
 
 
 def describe_profile(norms) -> str:
@@ -50,7 +57,7 @@ def gradient_explorer(X, y, *, seed: int = 0) -> widgets.VBox:
     gain = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1.3, step=0.05,
                                   description="weight scale", continuous_update=False,
                                   style={"description_width": "initial"},
-                                  tooltip="multiplies the initializer's standard deviation")
+                                  **tooltip("multiplies the initializer's standard deviation"))
     def draw(ax: plt.Axes) -> str:
         norms = gradient_profile(X, y, depth=depth.value, activation=activation.value,
                                  initializer=initializer.value, gain=gain.value, seed=seed)

@@ -1,6 +1,6 @@
 """Print a pip constraints file that pins each dependency of pyproject.toml to its lower bound.
 
-CI installs the course with it (``pip install -c min-constraints.txt -e .``) in a second venv and runs
+CI installs the course with it (``pip install -c min-constraints.txt -e ".[dev]"``) in a second venv and runs
 the unit tests and the six solution notebooks there, so that the ranges pyproject.toml declares are
 tested at their oldest end, next to the pinned set of environment.yml. Standard library only: it runs
 before anything is installed.
@@ -37,17 +37,34 @@ def lower_bound(requirement: str) -> tuple[str, str]:
     return name, bounds[0]
 
 
-def min_constraints(pyproject_text: str) -> list[str]:
-    """``name==lower`` for each of ``[project].dependencies``, in their order."""
-    dependencies = tomllib.loads(pyproject_text)["project"]["dependencies"]
-    return [f"{name}=={version}" for name, version in map(lower_bound, dependencies)]
+TESTED_EXTRAS = ("instructor",)  # the minimum-versions job installs the course directory's side too
+
+
+def _release(version: str) -> list[int]:
+    return [int(part) for part in re.findall(r"\d+", version.split("+")[0])]
+
+
+def min_constraints(pyproject_text: str, extras: tuple[str, ...] = TESTED_EXTRAS) -> list[str]:
+    """``name==lower`` for each of ``[project].dependencies`` and the ``extras``, in their order.
+
+    A package named on both sides (ipywidgets: from 7.7 for a student's notebook, from 8.1 for JupyterLab 4)
+    is pinned to the higher of its lower bounds: the oldest version that installs with both.
+    """
+    project = tomllib.loads(pyproject_text)["project"]
+    requirements = list(project["dependencies"])
+    for extra in extras:
+        requirements += project["optional-dependencies"][extra]
+    lowest: dict[str, tuple[str, str]] = {}
+    for name, version in map(lower_bound, requirements):
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key not in lowest or _release(version) > _release(lowest[key][1]):
+            lowest[key] = (lowest.get(key, (name,))[0], version)
+    return [f"{name}=={version}" for name, version in lowest.values()]
 
 
 def same_version(a: str, b: str) -> bool:
     """``"2.21" == "2.21.0"`` (release numbers padded with zeros), as pip compares ``==`` pins."""
-    def numbers(version: str) -> list[int]:
-        return [int(part) for part in re.findall(r"\d+", version.split("+")[0])]
-    x, y = numbers(a), numbers(b)
+    x, y = _release(a), _release(b)
     width = max(len(x), len(y))
     return x + [0] * (width - len(x)) == y + [0] * (width - len(y))
 
@@ -89,7 +106,9 @@ if __name__ == "__main__":
             print(problem, file=sys.stderr)
         if problems or not paths:
             sys.exit(1)
-        print(f"{len(paths)} notebooks executed on the minimum TensorFlow and Keras")
+        pins = dict(line.split("==", 1) for line in Path(constraints).read_text().splitlines() if "==" in line)
+        print(f"{len(paths)} notebooks executed on TensorFlow {pins['tensorflow']} and Keras {pins['keras']} "
+              f"({constraints})")
         sys.exit(0)
     path = Path(sys.argv[1] if len(sys.argv) > 1 else "pyproject.toml")
     print("# The oldest versions pyproject.toml allows (tools/min_constraints.py); CI's minimum-versions job.")

@@ -1,4 +1,4 @@
-"""Print environment.yml's pip section as a requirements file (the course package as ``-e .``).
+"""Print environment.yml's pip section as a requirements file (the course package as ``-e .[instructor]``).
 
 ``make`` installs the development environment from it, so every CI run installs the exact pins
 Binder builds, on a fresh machine, without conda. Standard library only: it runs before anything
@@ -33,4 +33,4 @@ def pip_section(text: str) -> list[str]:
 
 if __name__ == "__main__":
     for entry in pip_section(Path(sys.argv[1]).read_text()):
-        print("-e ." if entry == "." else entry)
+        print(f"-e {entry}" if entry.startswith(".") else entry)

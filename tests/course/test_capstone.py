@@ -20,7 +20,7 @@ import course  # noqa: E402
 from course import capstone, diagnostics, lockout  # noqa: E402
 from course.data import load_digits_standardized  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "source" / "06_capstone" / "06_capstone.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "06_capstone" / "06_capstone.ipynb"
 
 TINY = dataclasses.replace(capstone.BUDGET, min_hidden_layers=2, epochs=2, batch_size=128)
 # The rules of the real budget at depth 3 (building twenty 20-layer models would cost seconds).
