@@ -52,12 +52,16 @@ test-fast: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-## release: regenerate release/ from source/ with nbgrader (commit the result)
+## release: regenerate release/ from source/ with nbgrader (commit the result). The gradebook learns the
+## changes as nbgrader does mid-term (cell texts and points; grades and written scores stay), after a dated
+## copy goes to backups/. DB_URL=postgresql://... names a gradebook other than nbgrader_config.py's.
+DB_URL ?=
 release: $(VENV)/.installed
+	$(BIN)/python -m autograder.backup $(if $(DB_URL),--db-url "$(DB_URL)")
 	for dir in source/*/; do \
-		$(BIN)/nbgrader generate_assignment "$$(basename $$dir)" --force || exit 1; \
+		$(BIN)/nbgrader generate_assignment "$$(basename $$dir)" --force \
+			$(if $(DB_URL),--CourseDirectory.db_url="$(DB_URL)") || exit 1; \
 	done
-	rm -f gradebook.db
 
 ## selfcheck: the solution earns full marks and the blank release zero
 selfcheck: $(VENV)/.installed

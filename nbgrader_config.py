@@ -22,6 +22,7 @@ from nbgrader.preprocessors import (
 
 from autograder.explorer_notes import ExplorerNotes
 from autograder.feedback import RemoveInstructorLines
+from autograder.feedback_page import ReadableFeedback
 from autograder.preprocessors import AddLaunchCells, DeduplicateGradeIds, HideHiddenTests, SurvivingExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -74,6 +75,7 @@ c.Autograde.sanitize_preprocessors = [
 
 # Feedback must not show hidden-test code, neither in the test cells nor in tracebacks, nor any
 # line of the instructor's notebook that a student's code printed (IPython's history, say).
-# An explorer widget cannot be drawn in static HTML: a note says so (ExplorerNotes).
+# An explorer widget cannot be drawn in static HTML: a note says so (ExplorerNotes). ReadableFeedback
+# (after the CSS step) removes the prose's <!-- out: --> markers, wraps error messages and spaces tables.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, RemoveInstructorLines, ExplorerNotes,
-                                    CSSHTMLHeaderPreprocessor]
+                                    CSSHTMLHeaderPreprocessor, ReadableFeedback]

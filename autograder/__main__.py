@@ -2,9 +2,11 @@
 
 selfcheck [ASSIGNMENT ...]   the solution earns full marks and the blank release zero
 grade ASSIGNMENT [...]       autograde a class: parallel (or on Dask), limits, repairs, report, feedback
-collect ZIP_OR_FOLDER        an LMS download -> submitted/<student>/<assignment>/
+collect ZIP_OR_FOLDER        an LMS download -> submitted/<student>/<assignment>/ (times, late flags, LMS ids)
+handback ASSIGNMENT DEST     the feedback files laid out for the LMS's bulk upload (Moodle, Canvas) or by LMS id
 links                        the README's Colab and Binder badges, from [tool.course] in pyproject.toml
-publish DEST                 the student edition (release/, course/, packaging, README), leak-scanned
+publish DEST                 the student edition (release/, course/, packaging, README), leak-scanned;
+                             --repository URL: the edition's own repository, which its links name
 """
 
 from __future__ import annotations
@@ -42,14 +44,22 @@ def _links(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    from autograder.launch import Publication, publication
     from autograder.publish import LeakFound, publish
 
     try:
-        files = publish(args.dest)
-    except (LeakFound, FileExistsError) as error:
+        course = publication()
+        edition = Publication(args.repository or course.repository,
+                              args.branch or (course.branch if not args.repository else "main"))
+        files = publish(args.dest, edition=edition)
+    except (LeakFound, FileExistsError, ValueError) as error:
         print(f"publish failed, nothing written: {error}", file=sys.stderr)
         return 1
-    print(f"student edition: {len(files)} files in {args.dest} (leak scan: clean)")
+    print(f"student edition: {len(files)} files in {args.dest} (leak scan: clean); push it to "
+          f"{edition.repository} (branch {edition.branch}): its badges and Colab's install cell point there")
+    if not args.repository:
+        print("no --repository given: that is the course repository itself, which must then be public "
+              "(and with it source/, the solutions)")
     return 0
 
 
@@ -59,7 +69,8 @@ def _grade(args: argparse.Namespace) -> int:
     from autograder.report import write_report
 
     course = Course(args.course, args.db_url)
-    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb or None)
+    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb or None,
+                    disk_mb=args.disk_mb)
     runner = dask_runner(args.scheduler) if args.scheduler else local_runner(args.workers)
     started = time.perf_counter()
     try:
@@ -85,11 +96,28 @@ def _grade(args: argparse.Namespace) -> int:
 def _collect(args: argparse.Namespace) -> int:
     from autograder.intake import collect
 
-    report = collect(args.source, args.course, args.assignment or None)
+    try:
+        report = collect(args.source, args.course, args.assignment or None, worksheets=args.worksheet,
+                         timezone=args.timezone)
+    except ValueError as error:
+        print(f"collect: {error}", file=sys.stderr)
+        return 2
     print(report)
     if args.report:
         report.to_csv(args.report)
     return 0
+
+
+def _handback(args: argparse.Namespace) -> int:
+    from autograder.handback import handback
+
+    try:
+        result = handback(args.course, args.assignment, args.format, args.dest, args.db_url)
+    except (ValueError, FileExistsError) as error:
+        print(f"handback: {error}", file=sys.stderr)
+        return 2
+    print(result)
+    return 0 if result.written else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,12 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--timeout", type=float, default=1200, help="seconds per notebook (default: %(default)s)")
     grade.add_argument("--cell-timeout", type=int, default=300, help="seconds per cell (default: %(default)s)")
     grade.add_argument("--memory-mb", type=int, default=3072,
-                       help="memory cap per kernel in MB, 0 for none (default: %(default)s)")
+                       help="memory cap in MB of each process of a notebook, and of all of them together with "
+                            "their files (--memory-mb plus --disk-mb); 0 for none (default: %(default)s)")
+    grade.add_argument("--disk-mb", type=int, default=2048,
+                       help="disk cap in MB of a notebook's working folder, /tmp and /dev/shm together "
+                            "(default: %(default)s)")
     grade.add_argument("--db-url", help="gradebook URL (default: sqlite:///<course>/gradebook.db); "
                                         "postgresql://... for a large class")
     grade.add_argument("--course", type=Path, default=Path.cwd(), help="the course directory (default: here)")
     grade.add_argument("--report", type=Path, help="folder for the CSV and HTML report (default: reports/)")
-    grade.add_argument("--force", action="store_true", help="regrade submissions already graded unchanged")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade submissions already graded unchanged (written scores stay; an SQLite "
+                            "gradebook is first copied to backups/)")
     grade.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     grade.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                        help="bwrap: student code runs in a bubblewrap sandbox (refuse to grade without it); "
@@ -141,13 +175,36 @@ def main(argv: list[str] | None = None) -> int:
     collect.add_argument("--assignment", action="append", help="only notebooks of this assignment")
     collect.add_argument("--course", type=Path, default=Path.cwd(), help="the course directory (default: here)")
     collect.add_argument("--report", type=Path, help="write the placement report as CSV here")
+    collect.add_argument("--worksheet", type=Path, action="append", default=[],
+                         help="Moodle's grading worksheet (CSV): each submission's time (repeatable; one inside "
+                              "the download is read too)")
+    collect.add_argument("--timezone", help="the zone of the LMS's times, e.g. Europe/Berlin (default: UTC, the zone "
+                                            "nbgrader gives a due date written without one)")
     collect.set_defaults(run=_collect)
+    back = commands.add_parser(
+        "handback", help="lay out feedback/ for the LMS: Moodle's feedback zip, Canvas's re-upload zip, or files",
+        description="Reads feedback/<student>/ASSIGNMENT/*.html (nbgrader generate_feedback) and the LMS identities "
+                    "collect kept in submitted/lms.json.")
+    back.add_argument("assignment", metavar="ASSIGNMENT")
+    back.add_argument("dest", type=Path, metavar="DEST", help="a .zip file to upload, or a new folder")
+    back.add_argument("--format", choices=("moodle", "canvas", "files"), default="files",
+                      help="moodle: folders named as Moodle's download (upload as 'feedback files in a zip'); "
+                           "canvas: files named <name>_<user id>_<attachment id>_... ('Re-Upload Submissions'); "
+                           "files: one file per student named by their LMS id (default: %(default)s)")
+    back.add_argument("--course", type=Path, default=Path.cwd(), help="the course directory (default: here)")
+    back.add_argument("--db-url", help="gradebook URL (default: sqlite:///<course>/gradebook.db)")
+    back.set_defaults(run=_handback)
     links = commands.add_parser("links", help="print the README's badge table (Colab, Binder)")
     links.add_argument("--write", type=Path, metavar="README", help="rewrite the links block of this README")
     links.set_defaults(run=_links)
     pub = commands.add_parser("publish", help="write the student edition to DEST after a leak scan",
                               description="Exit 1, writing nothing, if the leak scan finds anything.")
     pub.add_argument("dest", type=Path, help="a new or empty folder")
+    pub.add_argument("--repository", metavar="URL",
+                     help="the edition's own public repository, https://github.com/OWNER/NAME: its badges and "
+                          "Colab's install cell point there (default: [tool.course] repository, the course's)")
+    pub.add_argument("--branch", help="the edition repository's branch (default: main with --repository, "
+                                      "else [tool.course] branch)")
     pub.set_defaults(run=_publish)
     args = parser.parse_args(argv)
     return args.run(args)

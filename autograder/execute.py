@@ -1,10 +1,12 @@
 """The executor: runs one sanitized notebook in a fresh kernel, inside the sandbox, and writes it back as data.
 
-``python -m autograder.execute NOTEBOOK RESULT --cell-timeout SECONDS`` runs in the sandbox's working
-directory, which holds that one notebook and the assignment's non-notebook files, nothing else. It
-executes with :class:`GuardedExecute` (nbgrader's Execute, surviving kernel deaths, with the tamper
-checks of :mod:`autograder.tamper`) and writes ``RESULT``: the executed notebook and what was tampered
-with. Grading (points, the gradebook) happens outside, in the coordinator (:mod:`autograder.record`).
+``python -m autograder.execute NOTEBOOK (RESULT | --result-fd FD) --cell-timeout SECONDS`` runs in the
+sandbox's working directory, which holds that one notebook and the assignment's non-notebook files,
+nothing else. It executes with :class:`GuardedExecute` (nbgrader's Execute, surviving kernel deaths, with
+the tamper checks of :mod:`autograder.tamper`) and writes ``RESULT``, or the open file ``FD`` it inherited
+(a file outside the sandbox's disk cap: a notebook that filled its disk still comes back): the executed
+notebook and what was tampered with. Grading (points, the gradebook) happens outside, in the coordinator
+(:mod:`autograder.record`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class GuardedExecute(SurvivingExecute):
         return tamper.read_probe(text, token)
 
     def kernel_started(self, start: int) -> None:
+        _first_to_go(getattr(getattr(self.km, "provisioner", None), "pid", None))
         self.baseline = self._probe(start, baseline=True)
         if self.baseline is None:
             self.tampering.append("the tamper probe did not run in a fresh kernel")
@@ -104,6 +107,20 @@ class GuardedExecute(SurvivingExecute):
         return cell, resources
 
 
+def _first_to_go(kernel_pid: int | None) -> None:
+    """Make the kernel (and every process it starts) what the OOM killer stops first, not this executor.
+
+    When the sandbox reaches its memory cap, the kernel of the cell that did it dies and that cell scores
+    zero; the executor, which holds the notebook's results so far, lives on. Raising a process's score
+    needs no privilege.
+    """
+    if kernel_pid:
+        try:
+            Path(f"/proc/{kernel_pid}/oom_score_adj").write_text("1000")
+        except OSError:
+            pass
+
+
 def execute(nb: NotebookNode, workdir: Path, cell_timeout: int) -> tuple[NotebookNode, list[str]]:
     """Run ``nb`` with ``workdir`` as the kernel's working directory; the executed notebook and tampering."""
     executor = GuardedExecute(timeout=cell_timeout, interrupt_on_timeout=True)
@@ -123,9 +140,14 @@ def _not_dumpable() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.execute", description=__doc__)
     parser.add_argument("notebook", type=Path)
-    parser.add_argument("result", type=Path)
+    parser.add_argument("result", type=Path, nargs="?")
+    parser.add_argument("--result-fd", type=int, help="write the result to this inherited open file instead")
     parser.add_argument("--cell-timeout", type=int, default=300)
     args = parser.parse_args(argv)
+    if (args.result is None) == (args.result_fd is None):
+        parser.error("give RESULT or --result-fd, one of them")
+    if args.result_fd is not None:
+        os.set_inheritable(args.result_fd, False)  # the kernel and the student's processes do not get it
     for variable in ("HOME", "MPLCONFIGDIR", "KERAS_HOME", "XDG_CACHE_HOME"):
         if variable in os.environ:
             Path(os.environ[variable]).mkdir(parents=True, exist_ok=True)
@@ -137,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     _not_dumpable()
     executed, tampering = execute(nb, args.notebook.parent.resolve(), args.cell_timeout)
     result = {"notebook": executed, "tampering": tampering, "seconds": time.perf_counter() - started}
-    args.result.write_text(json.dumps(result))
+    if args.result_fd is not None:
+        with os.fdopen(args.result_fd, "w") as out:
+            out.write(json.dumps(result))
+    else:
+        args.result.write_text(json.dumps(result))
     return 0
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import REPO_ROOT, sanitize
+from autograder.backup import backup_gradebook
 from autograder.record import record
 from autograder.runners import Executed, Job, Limits, Runner, dask_runner, local_runner
 from autograder.schedule import STATE_FILE, longest_first, past_seconds
@@ -244,19 +245,34 @@ def _plan(course: Course, assignment: str, students: Iterable[str] | None, limit
     return plan
 
 
+def _regrades(course: Course, plans: dict[str, _Plan]) -> bool:
+    """Whether this run rewrites grades the gradebook already holds (a submission graded before)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gradebook:
+        return any({submission.student_id for submission in gradebook.assignment_submissions(plan.assignment)}
+                   & set(plan.jobs) for plan in plans.values() if plan.jobs)
+
+
 def grade_assignments(course: Course, assignments: dict[str, Iterable[str] | None], *,
                       limits: Limits | None = None, runner: Runner | None = None, force: bool = False,
                       sandbox: str = "auto", log: Callable[[str], None] = print) -> dict[str, list[StudentRow]]:
     """Grade several assignments in one run: ``{assignment: students or None (everyone submitted)}``.
 
     Every job of every assignment goes into one queue, longest first (:mod:`autograder.schedule`), so
-    no worker idles while another finishes a long notebook. Returns each assignment's rows, in order.
+    no worker idles while another finishes a long notebook. Before it rewrites a grade the gradebook already
+    holds, a dated copy of the gradebook is kept (:mod:`autograder.backup`). Returns each assignment's rows,
+    in order.
     """
     limits = limits or Limits()
     runner = runner or local_runner(len(os.sched_getaffinity(0)))
     plans = {assignment: _plan(course, assignment, students, limits, force, sandbox)
              for assignment, students in assignments.items()}
     jobs = [job for plan in plans.values() for job in plan.jobs.values()]
+    if _regrades(course, plans):
+        said = backup_gradebook(course.db_url, course.root)
+        if said:
+            log(said)
     started = time.perf_counter()
     # A submission without a single usable notebook needs no kernel: it scores zero at once.
     results = [Executed(job.student, {}, [], [], "", "", 0.0, job.assignment) for job in jobs if not job.notebooks]
@@ -282,7 +298,7 @@ def grade_assignments(course: Course, assignments: dict[str, Iterable[str] | Non
         log(f"{who}: {row.score:g}/{row.max_score:g} {row.status}"
             + (f" ({'; '.join(row.reasons)})" if row.reasons else "") + f" [{result.seconds:.0f} s]")
     if jobs:
-        log(f"graded {len(jobs)} submissions in {time.perf_counter() - started:.0f} s")
+        log(f"graded {len(jobs)} submission{'s' * (len(jobs) != 1)} in {time.perf_counter() - started:.0f} s")
     return {assignment: [plan.rows[student] for student in plan.names] for assignment, plan in plans.items()}
 
 

@@ -13,11 +13,26 @@ renamed it, by its cells: the grade_ids, cell ids and cell texts of exactly one 
 Files are copied unchanged (the grader repairs them later); nothing is ever written to the
 download, and an existing different file in ``submitted/`` is only replaced by a newer one,
 whose predecessor is kept under ``replaced/``.
+
+What each LMS says about time and lateness is kept:
+
+* Canvas (``<name>[_late]_<user id>_<attachment id>_<file>``): only whether the submission was late,
+  recorded as a late flag (no time is in the download);
+* Moodle (folders ``<Full Name>_<participant id>_assignsubmission_file_``): no times in the download;
+  its grading worksheet (a CSV in the download, or ``worksheet=``) gives each participant's
+  "Last modified (submission)";
+* Blackboard (``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>``): the time in the name;
+  its ``.txt`` receipt gives the student's full name.
+
+A known time is written to ``submitted/<student>/<assignment>/timestamp.txt`` in nbgrader's format
+(UTC), so nbgrader's due date and late penalty apply. Who each student is in the LMS (names, ids,
+the late flag, the time) goes to ``submitted/lms.json``, which ``handback`` reads to name the feedback.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import re
@@ -25,9 +40,10 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nbformat
 
@@ -43,6 +59,15 @@ LMS_SUFFIX = r"(?:-\d+|\s?\(\d+\)|[\s_-]?copy\d*)"
 BLACKBOARD_TIME = "%Y-%m-%d-%H-%M-%S"
 MIN_CONTENT_SCORE = 2  # shared distinctive ids/cells needed to recognise a renamed notebook
 MAX_ZIP_DEPTH = 3
+LMS_FILE = "lms.json"  # submitted/lms.json: {assignment: {student: what the LMS said about them}}
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # nbgrader's Exchange.timestamp_format, in its default zone
+
+# What the LMSs put in their names: Canvas's ids and late marker, Moodle's participant id, Blackboard's attempt.
+CANVAS_NAME = re.compile(r"(?i)^(?P<name>[^_]+)_(?P<late>late_)?(?P<user_id>\d+)_(?P<attachment_id>\d+)(?:_|$)")
+MOODLE_NAME = re.compile(r"^(?P<name>[^_]+)_(?P<participant_id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_|$)")
+BLACKBOARD_NAME = re.compile(r"^(?:.*_)?(?P<username>[^_]+)_attempt_(?P<time>\d{4}(?:-\d\d){5})(?:_|\.txt$)")
+# Moodle's grading worksheet ("Download grading worksheet"): the columns we read.
+WORKSHEET_ID, WORKSHEET_TIME = "Identifier", "Last modified (submission)"
 
 # Quiet: FileNameCollectorPlugin warns about every name a pattern does not match, and we try several.
 _QUIET = logging.getLogger("autograder.intake.filenames")
@@ -58,6 +83,8 @@ class Placed:
     notebook: str  # the release's file name
     original: str
     note: str = ""
+    late: bool = False  # the LMS marked it late (Canvas's ``_late_``)
+    timestamp: str = ""  # the submission time written to timestamp.txt, if the LMS gave one
 
 
 @dataclass(frozen=True)
@@ -68,13 +95,22 @@ class Unplaced:
     reason: str
 
 
+@dataclass(frozen=True)
+class Read:
+    """A file of the download that is not a submission but was read for what it says (a receipt, a worksheet)."""
+
+    original: str
+    what: str
+
+
 @dataclass
 class CollectReport:
-    """What :func:`collect` placed and what it could not."""
+    """What :func:`collect` placed, what it could not, and what it read for times and names."""
 
     placed: list[Placed] = field(default_factory=list)
     unplaced: list[Unplaced] = field(default_factory=list)
     csv_path: Path | None = None
+    read: list[Read] = field(default_factory=list)
 
     @property
     def students(self) -> list[str]:
@@ -91,6 +127,8 @@ class CollectReport:
                 writer.writerow(["placed", row.student, row.assignment, row.notebook, row.original, row.note])
             for row in self.unplaced:
                 writer.writerow(["not placed", "", "", "", row.original, row.reason])
+            for row in self.read:
+                writer.writerow(["read", "", "", "", row.original, row.what])
         self.csv_path = path
         return path
 
@@ -98,6 +136,11 @@ class CollectReport:
         notebooks, students = len(self.placed), len(self.students)
         text = (f"placed {notebooks} notebook{'s' * (notebooks != 1)} "
                 f"of {students} student{'s' * (students != 1)}")
+        late = sum(row.late for row in self.placed)
+        if late:
+            text += f" ({late} marked late by the LMS)"
+        if self.read:
+            text += f"; read {len(self.read)} file{'s' * (len(self.read) != 1)} for times and names"
         if not self.unplaced:
             return text + "; every file was placed"
         count = len(self.unplaced)
@@ -120,7 +163,8 @@ class _File:
     rel: tuple[str, ...]  # path inside the download
     original: str
     time: datetime
-    lms_time: datetime | None = None
+    lms_time: datetime | None = None  # naive UTC, as nbgrader keeps times
+    lms: dict = field(default_factory=dict)  # who the student is in the LMS (see _identity)
 
 
 @dataclass
@@ -193,6 +237,128 @@ def _folder_student(folder: str) -> str:
 
 def _valid_student(student: str) -> bool:
     return bool(student) and not student.startswith(".") and not re.search(r"[/\\:]", student)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What the LMS says: who the student is, whether it was late, when it was handed in
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    """The time zone of the LMS's times (None: they are read as UTC, as nbgrader reads a due date without one)."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone {name!r} (give a name such as Europe/Berlin)") from error
+
+
+def _as_utc(when: datetime, zone: tzinfo | None) -> datetime:
+    """An LMS time as naive UTC, as nbgrader keeps times; a time without a zone is in ``zone`` (default UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone or UTC)
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def _identity(file: _File, student: str) -> dict:
+    """Who the student is in the LMS, read from the file's name or its folder's (``lms`` is "" if no LMS's)."""
+    first, flat = file.rel[0], len(file.rel) == 1
+    if moodle := MOODLE_NAME.match(first):
+        folder = first if not flat else f"{moodle['name']}_{moodle['participant_id']}_assignsubmission_file_"
+        return {"lms": "moodle", "lms_id": moodle["participant_id"], "name": moodle["name"],
+                "participant_id": moodle["participant_id"], "folder": folder}
+    if flat and (blackboard := BLACKBOARD_NAME.match(first)):
+        return {"lms": "blackboard", "lms_id": blackboard["username"], "name": blackboard["username"],
+                "attempt": blackboard["time"]}
+    if canvas := CANVAS_NAME.match(first):
+        return {"lms": "canvas", "lms_id": canvas["user_id"], "name": canvas["name"], "user_id": canvas["user_id"],
+                "attachment_id": canvas["attachment_id"], "late": bool(canvas["late"])}
+    return {"lms": "", "lms_id": student, "name": student}
+
+
+def _worksheet_times(path: Path, zone: tzinfo | None) -> dict[str, datetime] | None:
+    """Participant id -> submission time (UTC), from Moodle's grading worksheet; None if ``path`` is not one."""
+    from dateutil import parser
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if not {WORKSHEET_ID, WORKSHEET_TIME} <= set(reader.fieldnames or []):
+                return None
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    times = {}
+    for row in rows:
+        participant = re.search(r"(\d+)\s*$", row.get(WORKSHEET_ID) or "")
+        try:  # "Tuesday, 14 May 2024, 3:25 PM"; "-" when nothing was submitted
+            when = parser.parse(row.get(WORKSHEET_TIME) or "", dayfirst=True)
+        except (ValueError, OverflowError):
+            continue
+        if participant:
+            times[participant[1]] = _as_utc(when, zone)
+    return times
+
+
+def _receipt_name(path: Path) -> str | None:
+    """The student's full name from a Blackboard receipt ("Name: Jane Roe (jroe)"), if it has one."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"^Name:\s*(?P<name>.+?)\s*(?:\([^()]*\))?\s*$", text, flags=re.MULTILINE)
+    return match["name"] if match else None
+
+
+def _read_lms_files(files: list[_File], worksheets: list[Path], zone: tzinfo | None,
+                    report: CollectReport) -> tuple[list[_File], dict[str, datetime], dict[tuple[str, str], str]]:
+    """Take Moodle worksheets and Blackboard receipts out of ``files``: the times and names they give."""
+    times: dict[str, datetime] = {}
+    names: dict[tuple[str, str], str] = {}
+    rest = []
+    for path in worksheets:
+        found = _worksheet_times(Path(path), zone)
+        if found is None:
+            raise ValueError(f"{path} is not a Moodle grading worksheet (no {WORKSHEET_ID!r} and "
+                             f"{WORKSHEET_TIME!r} columns)")
+        times |= found
+        report.read.append(Read(str(path), f"Moodle grading worksheet: {len(found)} submission times"))
+    for file in files:
+        name = file.rel[-1]
+        if name.lower().endswith(".csv") and (found := _worksheet_times(file.disk, zone)) is not None:
+            times |= found
+            report.read.append(Read(file.original, f"Moodle grading worksheet: {len(found)} submission times"))
+        elif name.endswith(".txt") and (receipt := BLACKBOARD_NAME.match(name)):
+            full_name = _receipt_name(file.disk)
+            if full_name:
+                names[(receipt["username"], receipt["time"])] = full_name
+            report.read.append(Read(file.original, "Blackboard receipt" + (f": {full_name}" if full_name else "")))
+        else:
+            rest.append(file)
+    return rest, times, names
+
+
+def lms_identities(course: Path, assignment: str) -> dict[str, dict]:
+    """Student -> what ``collect`` learned about them from the LMS for ``assignment`` (``submitted/lms.json``)."""
+    try:
+        return json.loads((Path(course) / "submitted" / LMS_FILE).read_text()).get(assignment, {})
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(course: Path, entries: dict[tuple[str, str], dict]) -> None:
+    """Add this download's students to ``submitted/lms.json`` (a student collected again is updated)."""
+    if not entries:
+        return
+    path = course / "submitted" / LMS_FILE
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    for (assignment, student), entry in sorted(entries.items()):
+        known.setdefault(assignment, {})[student] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -313,7 +479,7 @@ def _strip_wrapper(files: list[_File], collectors: list[FileNameCollectorPlugin]
 
 
 def _candidate(file: _File, releases: list[_Release], wanted: set[str],
-               collectors: list[FileNameCollectorPlugin]) -> _Candidate | Unplaced:
+               collectors: list[FileNameCollectorPlugin], zone: tzinfo | None = None) -> _Candidate | Unplaced:
     """Whose notebook a file is and which release notebook, or why it cannot be placed."""
     name = file.rel[-1]
     if not name.lower().endswith(".ipynb"):
@@ -325,7 +491,7 @@ def _candidate(file: _File, releases: list[_Release], wanted: set[str],
                                            "<student>_<...>_<notebook>.ipynb or a student's folder)")
         student, file_id = info["student_id"], info["file_id"]
         if info.get("timestamp"):
-            file.lms_time = datetime.strptime(info["timestamp"], BLACKBOARD_TIME)
+            file.lms_time = _as_utc(datetime.strptime(info["timestamp"], BLACKBOARD_TIME), zone)
     else:
         student, file_id = _folder_student(file.rel[0]), name
         info = _parse_flat(name, collectors)
@@ -333,6 +499,7 @@ def _candidate(file: _File, releases: list[_Release], wanted: set[str],
             file_id = info["file_id"]
     if not _valid_student(student):
         return Unplaced(file.original, f"no student id in the name ({student!r} is not one)")
+    file.lms = _identity(file, student)
     try:
         nb, _ = read_submission(file.disk)
     except Unreadable as error:
@@ -359,9 +526,12 @@ def _candidate(file: _File, releases: list[_Release], wanted: set[str],
 
 
 def _read_timestamp(folder: Path) -> datetime | None:
+    """The time in ``timestamp.txt``, as nbgrader reads it (naive UTC)."""
+    from nbgrader.utils import parse_utc
+
     try:
-        return datetime.fromisoformat((folder / "timestamp.txt").read_text().strip())
-    except (OSError, ValueError):
+        return parse_utc((folder / "timestamp.txt").read_text().strip())
+    except (OSError, ValueError, OverflowError):
         return None
 
 
@@ -374,8 +544,7 @@ def _place(candidate: _Candidate, course: Path) -> Placed | Unplaced:
     note = candidate.note
     if dest.exists():
         if dest.read_bytes() == file.disk.read_bytes():
-            return Placed(candidate.student, release.assignment, release.notebook, file.original,
-                          "; ".join(filter(None, [note, "already in submitted/ (unchanged)"])))
+            return _placed(candidate, folder, "; ".join(filter(None, [note, "already in submitted/ (unchanged)"])))
         there = _read_timestamp(folder) if file.lms_time else None
         there = there or datetime.fromtimestamp(dest.stat().st_mtime)
         if when <= there:
@@ -389,22 +558,36 @@ def _place(candidate: _Candidate, course: Path) -> Placed | Unplaced:
         note = "; ".join(filter(None, [note, kept]))
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(file.disk, dest)
-    os.utime(dest, (when.timestamp(), when.timestamp()))
+    seconds = file.lms_time.replace(tzinfo=UTC).timestamp() if file.lms_time else file.time.timestamp()
+    os.utime(dest, (seconds, seconds))
+    return _placed(candidate, folder, note)
+
+
+def _placed(candidate: _Candidate, folder: Path, note: str) -> Placed:
+    """The row of a notebook in ``folder``; the LMS's time written to its timestamp.txt (nbgrader's) if newer."""
+    file, stamp = candidate.file, ""
     if file.lms_time:
+        stamp = file.lms_time.strftime(TIMESTAMP_FORMAT)
         previous = _read_timestamp(folder)
         if previous is None or file.lms_time > previous:
-            (folder / "timestamp.txt").write_text(file.lms_time.isoformat(" "))
-    return Placed(candidate.student, release.assignment, release.notebook, file.original, note)
+            (folder / "timestamp.txt").write_text(stamp)
+    return Placed(candidate.student, candidate.release.assignment, candidate.release.notebook, file.original,
+                  note, late=bool(file.lms.get("late")), timestamp=stamp)
 
 
-def collect(source: Path, course: Path, assignments: list[str] | None = None) -> CollectReport:
+def collect(source: Path, course: Path, assignments: list[str] | None = None, *,
+            worksheets: list[Path] | None = None, timezone: str | None = None) -> CollectReport:
     """Place the notebooks of an LMS download (a .zip file or a folder) in ``course/submitted/``.
 
     ``assignments`` limits which release notebooks files may be (default: all of
     ``course/release``).  Of several files for one student's notebook the newest is kept
     (LMS timestamp, else the zip's or the file's time) and the others are reported.
+    ``worksheets``: Moodle grading worksheets (CSV) giving submission times, besides any in the
+    download. ``timezone``: the zone of the LMS's times (default UTC: the zone nbgrader gives a due
+    date written without one, so LMS times and due date compare as written).
     """
     source, course = Path(source), Path(course)
+    zone = _zone(timezone)
     inbox, download = (course / "submitted").resolve(), source.resolve()
     if download == inbox or inbox in download.parents or download in inbox.parents:
         raise ValueError(f"the download {source} and {course / 'submitted'} must not contain each other")
@@ -420,15 +603,21 @@ def collect(source: Path, course: Path, assignments: list[str] | None = None) ->
     report = CollectReport()
     with tempfile.TemporaryDirectory(prefix="intake-") as scratch:
         files = _gather(source, Path(scratch), report.unplaced)
+        files, times, names = _read_lms_files(files, list(worksheets or []), zone, report)
         _strip_wrapper(files, collectors)
         groups: dict[tuple[str, str, str], list[_Candidate]] = {}
         for file in files:
-            found = _candidate(file, releases, wanted, collectors)
+            found = _candidate(file, releases, wanted, collectors, zone)
             if isinstance(found, Unplaced):
                 report.unplaced.append(found)
-            else:
-                groups.setdefault((found.student, found.release.assignment, found.release.notebook),
-                                  []).append(found)
+                continue
+            lms = found.file.lms
+            if lms["lms"] == "moodle" and lms["participant_id"] in times:
+                found.file.lms_time = times[lms["participant_id"]]
+            if lms["lms"] == "blackboard":
+                lms["name"] = names.get((lms["lms_id"], lms["attempt"]), lms["name"])
+            groups.setdefault((found.student, found.release.assignment, found.release.notebook), []).append(found)
+        remembered: dict[tuple[str, str], dict] = {}
         for key in sorted(groups):
             ranked = sorted(groups[key], key=lambda c: c.order)
             newest = ranked[-1]
@@ -437,5 +626,13 @@ def collect(source: Path, course: Path, assignments: list[str] | None = None) ->
                 report.unplaced.append(Unplaced(older.file.original, f"duplicate of {newest.file.original} "
                                                 f"({'same content' if same else 'kept that newer one'})"))
             placed = _place(newest, course)
-            (report.placed if isinstance(placed, Placed) else report.unplaced).append(placed)
+            if isinstance(placed, Unplaced):
+                report.unplaced.append(placed)
+                continue
+            report.placed.append(placed)
+            entry = remembered.setdefault((placed.assignment, placed.student), dict(newest.file.lms, late=False))
+            entry["late"] = entry["late"] or placed.late
+            entry.setdefault("notebooks", {})[placed.notebook] = {"original": placed.original,
+                                                                 "timestamp": placed.timestamp}
+        _remember(course, remembered)
     return report

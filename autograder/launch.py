@@ -2,7 +2,9 @@
 
 The repository address lives in one place: ``[tool.course]`` of ``pyproject.toml``. A fork
 changes it there, runs ``make release`` (each release notebook starts with its badges and the
-Colab install cell) and ``python -m autograder links`` (the README's badges).
+Colab install cell) and ``python -m autograder links`` (the README's badges). The student edition
+(``python -m autograder publish DEST --repository URL``) gets the same two cells pointing at its own
+repository instead (:func:`with_launch_cells`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ class Publication:
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", self.repository):
-            raise ValueError(f"[tool.course] repository must be https://github.com/OWNER/NAME, "
-                             f"got {self.repository!r}")
+            raise ValueError(f"a repository must be https://github.com/OWNER/NAME, got {self.repository!r}")
+        if not re.fullmatch(r"[\w.-]+", self.branch):  # it goes into links and the install cell's code
+            raise ValueError(f"a branch name is letters, digits, '.', '-' and '_', got {self.branch!r}")
 
     @property
     def slug(self) -> str:
@@ -84,6 +87,12 @@ def launch_cells(pub: Publication, path: str) -> list:
     for cell, cell_id in zip((badges, setup), LAUNCH_CELL_IDS, strict=True):
         cell["id"] = cell_id
     return [badges, setup]
+
+
+def with_launch_cells(nb, pub: Publication, path: str):
+    """``nb`` opening with the launch cells of ``pub`` for the notebook at ``path`` (any earlier ones replaced)."""
+    nb.cells = launch_cells(pub, path) + [cell for cell in nb.cells if cell.get("id") not in LAUNCH_CELL_IDS]
+    return nb
 
 
 def release_notebooks(root: Path = REPO_ROOT) -> list[str]:

@@ -1,10 +1,13 @@
-"""``publish DEST``: the student edition of the course, and the leak scan that guards it.
+"""``publish DEST --repository URL``: the student edition of the course, and the leak scan that guards it.
 
 The student edition is what students get: the release notebooks, the ``course`` helper package,
-the packaging and environment files and a README written for them; nothing else. Before it is
-moved into place, a scan looks for anything of the instructor's side in it: nbgrader's solution
-and hidden-test markers, lines of solution or hidden-test code from ``source/``, a path into
-``source/``, a gradebook. Any finding fails the export and nothing is written to DEST.
+the packaging and environment files, Binder's start script and a README written for them; nothing
+else. It stands alone: its badges, Colab's install cell (the first two cells of each notebook), its
+README and its ``[tool.course]`` name the edition's own public repository (``--repository``), not the
+course repository that holds ``source/``. Before it is moved into place, a scan looks for anything of
+the instructor's side in it: nbgrader's solution and hidden-test markers, lines of solution or
+hidden-test code from ``source/``, a path into ``source/``, a gradebook. Any finding fails the export
+and nothing is written to DEST.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from autograder import notebooks
-from autograder.launch import publication, release_notebooks
+from autograder.launch import Publication, publication, release_notebooks, with_launch_cells
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STUDENT_FILES = ("release", "course", "pyproject.toml", "environment.yml", "LICENSE")
+# Binder runs `start` (with tools/jupyter-student) so that students get nbgrader's student tools only
+STUDENT_FILES = ("release", "course", "pyproject.toml", "environment.yml", "LICENSE", "start",
+                 "tools/jupyter-student")
 SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME")
 SOURCE_PATH = re.compile(r"(?<![\w.-])source/")
@@ -135,9 +142,9 @@ def scan_for_leaks(folder: Path, root: Path = REPO_ROOT) -> list[Leak]:
     return leaks
 
 
-def student_readme(root: Path = REPO_ROOT) -> str:
-    """The README of the student edition, with its Colab and Binder links."""
-    pub = publication(root)
+def student_readme(root: Path = REPO_ROOT, edition: Publication | None = None) -> str:
+    """The README of the student edition, with its Colab and Binder links (to ``edition``'s repository)."""
+    pub = edition or publication(root)
     rows = "\n".join(f"| [{Path(path).stem}]({path}) | {pub.badges(path)} |"
                      for path in release_notebooks(root))
     return f"""# Deep networks that train
@@ -176,9 +183,26 @@ All Cells*.
 """
 
 
-def publish(dest: Path, root: Path = REPO_ROOT) -> list[Path]:
-    """Write the student edition to ``dest`` (new or empty) after a clean leak scan; the files written."""
+def point_at(edition_root: Path, edition: Publication) -> None:
+    """Make the edition at ``edition_root`` name ``edition``: notebooks' launch cells, ``[tool.course]``."""
+    for path in release_notebooks(edition_root):
+        nbformat.write(with_launch_cells(notebooks.read(edition_root / path), edition, path), edition_root / path)
+    pyproject = edition_root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    table = f'[tool.course]\nrepository = "{edition.repository}"\nbranch = "{edition.branch}"\n'
+    found = re.search(r"^\[tool\.course\]\n(?:(?!\[).*\n)*", text, re.M)  # the table, up to the next one
+    text = text[:found.start()] + table + "\n" + text[found.end():] if found else text + "\n" + table
+    pyproject.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def publish(dest: Path, root: Path = REPO_ROOT, edition: Publication | None = None) -> list[Path]:
+    """Write the student edition to ``dest`` (new or empty) after a clean leak scan; the files written.
+
+    ``edition``: the edition's own repository, which its links and Colab's install cell name (default:
+    the course's ``[tool.course]``, right only where the course repository itself is public).
+    """
     dest = Path(dest)
+    edition = edition or publication(root)
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} is not empty; give a new or empty folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -190,8 +214,10 @@ def publish(dest: Path, root: Path = REPO_ROOT) -> list[Path]:
             if source.is_dir():
                 shutil.copytree(source, staged / name, ignore=SKIPPED)
             else:
+                (staged / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, staged / name)
-        (staged / "README.md").write_text(student_readme(root), encoding="utf-8")
+        point_at(staged, edition)
+        (staged / "README.md").write_text(student_readme(root, edition), encoding="utf-8")
         leaks = scan_for_leaks(staged, root)
         if leaks:
             raise LeakFound(leaks)

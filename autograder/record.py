@@ -36,10 +36,13 @@ def record(root: Path, db_url: str, assignment: str, student: str, executed: Exe
     timestamp = parse_utc(timestamp_file.read_text().strip()) if timestamp_file.exists() else None
     with Gradebook(db_url) as gradebook:
         gradebook.update_or_create_student(student)
-        if timestamp:
-            gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
-        else:
-            gradebook.update_or_create_submission(assignment, student)
+        # nbgrader's add_submission reads the assignment's notebooks while it builds the new rows; an autoflush
+        # there warns (SAWarning "... not in session") about rows it adds and commits right after
+        with gradebook.db.no_autoflush:
+            if timestamp:
+                gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
+            else:
+                gradebook.update_or_create_submission(assignment, student)
     config = sanitize.course_config(root)
     steps = sanitize.record_steps(config)
     for name in expected:

@@ -2,8 +2,11 @@
 
 A :class:`Job` is plain data: the student's sanitized notebooks, the assignment's non-notebook files,
 the limits and the sandbox mode; no gradebook, no ``source/``, no other student. :func:`execute_job`
-runs each notebook in a sandbox of its own (:mod:`autograder.sandbox`) under the wall-clock limit and
-the memory watchdog, and sends back the executed notebooks as data (:class:`Executed`).
+runs each notebook in a sandbox of its own (:mod:`autograder.sandbox`) under the wall-clock limit, the
+memory watchdog, a control group of its own (:mod:`autograder.cgroups`: memory and processes) and its
+disk cap (:func:`autograder.sandbox.space`), and sends back the executed notebooks as data
+(:class:`Executed`). A cap that stopped something is a problem on the row: "memory cap", "disk cap",
+"process cap", with the figures.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import cgroups
 from autograder import sandbox as sandboxes
 from autograder.preprocessors import KERNEL_DIED
 
 DEFAULT_TIMEOUT = 1200.0  # seconds for a whole notebook (backstop; cells have their own limit)
 DEFAULT_CELL_TIMEOUT = 300  # seconds per cell (nbgrader's Execute.timeout)
 DEFAULT_MEMORY_MB = 3072  # per kernel
+DEFAULT_DISK_MB = 2048  # the working folder, /tmp and /dev/shm together
 DEFAULT_PROCESSES = 1024  # processes and threads (TensorFlow starts many threads)
 DEFAULT_FILE_MB = 1024  # largest file the student's code may write
 
@@ -36,9 +41,10 @@ DEFAULT_FILE_MB = 1024  # largest file the student's code may write
 class Limits:
     timeout: float = DEFAULT_TIMEOUT
     cell_timeout: int = DEFAULT_CELL_TIMEOUT
-    memory_mb: int | None = DEFAULT_MEMORY_MB
+    memory_mb: int | None = DEFAULT_MEMORY_MB  # each process, and the sandbox's processes with disk_mb
     processes: int = DEFAULT_PROCESSES
     file_mb: int = DEFAULT_FILE_MB
+    disk_mb: int = DEFAULT_DISK_MB
 
 
 @dataclass
@@ -71,27 +77,39 @@ def execute_job(job: Job) -> Executed:
     """Execute every notebook of ``job``, each in a fresh sandbox."""
     started = time.perf_counter()
     box = sandboxes.choose(job.sandbox)
-    executed, problems, tampering, logs = {}, [], [], []
+    executed, problems, tampering, logs, notes = {}, [], [], [], []
     for name, content in job.notebooks.items():
-        with tempfile.TemporaryDirectory(prefix=f"grade-{job.student}-") as tmp:
-            work, out = Path(tmp, "work"), Path(tmp, "out")
-            work.mkdir()
-            out.mkdir()
-            for file_name, data in job.files.items():
-                (work / file_name).parent.mkdir(parents=True, exist_ok=True)
-                (work / file_name).write_bytes(data)
-            (work / name).write_bytes(content)
-            result_path = out / "result.json"
-            with sandboxes.user_id() as uid:
-                argv, options = sandboxes.command(box, work, out, [
-                    sandboxes.inside(box, work / name, work, out), sandboxes.inside(box, result_path, work, out),
-                    "--cell-timeout", str(job.limits.cell_timeout)], uid=uid)
-                log, limit_problems = _run_limited(argv, options, job.limits)
+        with sandboxes.space(job.limits.disk_mb, prefix=f"grade-{job.student}-") as space:
+            work, out = space.work, space.out
+            try:
+                for file_name, data in job.files.items():
+                    (work / file_name).parent.mkdir(parents=True, exist_ok=True)
+                    (work / file_name).write_bytes(data)
+                (work / name).write_bytes(content)
+            except OSError as error:
+                problems.append(f"{name}: not run: the notebook and the assignment's files do not fit in the "
+                                f"disk cap of {job.limits.disk_mb} MB ({error.strerror})")
+                continue
+            group, why = _group(job.limits)
+            notes += [note for note in _fallback_notes(job.limits, space, why) if note not in notes]
+            with tempfile.TemporaryFile() as result_file, sandboxes.user_id() as uid:
+                try:
+                    argv, options = sandboxes.command(box, work, out, [
+                        sandboxes.inside(box, work / name, work, out), "--result-fd", str(result_file.fileno()),
+                        "--cell-timeout", str(job.limits.cell_timeout)], uid=uid, space=space)
+                    log, limit_problems, disk = _run_limited(
+                        group.wrap(argv) if group else argv, options, job.limits, space=space, group=group,
+                        pass_fds=(result_file.fileno(),), name=name)
+                finally:
+                    if group is not None:
+                        group.remove()
+                result_file.seek(0)
+                raw = result_file.read()
             logs.append(log)
             problems += limit_problems
             try:
-                result = json.loads(result_path.read_text())
-            except (OSError, ValueError):
+                result = json.loads(raw)
+            except ValueError:
                 if not limit_problems:
                     problems.append(f"{name}: the executor sent no notebook back: {_last_line(log)}")
                 continue
@@ -99,8 +117,62 @@ def execute_job(job: Job) -> Executed:
             executed[name] = nbformat.writes(nb).encode("utf-8")
             tampering += [f"{name}: {what}" for what in result.get("tampering", [])]
             problems += _problems_in(name, nb)
-    return Executed(job.student, executed, problems, tampering, box.note or box.kind, "\n".join(logs),
-                    time.perf_counter() - started, job.assignment)
+            if disk.full or _out_of_space(nb):
+                problems.append(disk.problem(name, space))
+    return Executed(job.student, executed, problems, tampering, "; ".join([box.note or box.kind, *notes]),
+                    "\n".join(logs), time.perf_counter() - started, job.assignment)
+
+
+def _group(limits: Limits) -> tuple[cgroups.Group | None, str]:
+    """The sandbox's control group (memory: the processes' cap plus the disk's, whose tmpfs it holds)."""
+    try:
+        memory = limits.memory_mb + limits.disk_mb if limits.memory_mb else None
+        return cgroups.create(memory_mb=memory, processes=limits.processes), ""
+    except cgroups.Unavailable as why:
+        return None, str(why)
+
+
+def _fallback_notes(limits: Limits, space: sandboxes.Space, no_group: str) -> list[str]:
+    """What the row says where a cap is weaker than it should be (no control group, no tmpfs of its own)."""
+    notes = []
+    if no_group:
+        notes.append(f"limits WITHOUT control groups ({no_group}): memory watched process by process, "
+                     f"processes limited per user")
+    if not space.mounted:
+        notes.append(f"disk cap WITHOUT a tmpfs of its own ({space.mount_problem}): /tmp and /dev/shm "
+                     f"{limits.disk_mb} MB each, the working folder watched")
+    return notes
+
+
+@dataclass
+class _Disk:
+    """What the watchdog saw of the sandbox's space: the most in use, and whether it was ever full."""
+
+    peak_mb: float = 0.0
+    peak_files: int = 0
+    full: bool = False
+    stopped: bool = False  # the working folder outgrew the cap where no tmpfs enforces it
+
+    def see(self, space: sandboxes.Space) -> None:
+        used_mb, files = space.used()
+        self.peak_mb, self.peak_files = max(self.peak_mb, used_mb), max(self.peak_files, files)
+        self.full = self.full or space.full()
+
+    def problem(self, name: str, space: sandboxes.Space) -> str:
+        if not space.mounted:
+            return (f"{name}: disk cap: writing more failed with 'No space left on device' (cap {space.disk_mb} MB "
+                    f"for /tmp and for /dev/shm)")
+        return (f"{name}: disk cap: writing more failed with 'No space left on device' (cap {space.disk_mb} MB and "
+                f"{sandboxes.DISK_FILES} files for the working folder, /tmp and /dev/shm together; the most "
+                f"seen in use: {self.peak_mb:.0f} MB in {self.peak_files} files)")
+
+
+def _out_of_space(nb: nbformat.NotebookNode) -> bool:
+    """Whether a cell failed for want of disk space (ENOSPC)."""
+    return any(output.get("output_type") == "error"
+               and ("No space left on device" in str(output.get("evalue", "")) or "[Errno 28]" in
+                    str(output.get("evalue", "")))
+               for cell in nb.cells for output in cell.get("outputs", []))
 
 
 def _last_line(log: str) -> str:
@@ -108,29 +180,53 @@ def _last_line(log: str) -> str:
     return lines[-1][-300:] if lines else "no output"
 
 
-def _run_limited(argv: list[str], options: dict, limits: Limits) -> tuple[str, list[str]]:
-    """Run ``argv`` in its own session under the wall-clock limit and the memory watchdog."""
+PROCESS_MARGIN = 64  # RLIMIT_NPROC above the pids cap, so the cap (which says so) is the one that stops
+
+
+def _run_limited(argv: list[str], options: dict, limits: Limits, *,
+                 space: sandboxes.Space | None = None,
+                 group: cgroups.Group | None = None, pass_fds: tuple[int, ...] = (),
+                 name: str = "") -> tuple[str, list[str], _Disk]:
+    """Run ``argv`` in its own session under the wall-clock limit, the memory watchdog and the caps."""
     problems: list[str] = []
+    disk = _Disk()
+    processes = limits.processes + (PROCESS_MARGIN if group else 0)
     with tempfile.TemporaryFile(mode="w+") as output:
         process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                                   stdin=subprocess.DEVNULL,
-                                   preexec_fn=sandboxes.preexec(limits.processes, limits.file_mb), **options)
+                                   stdin=subprocess.DEVNULL, pass_fds=pass_fds,
+                                   preexec_fn=sandboxes.preexec(processes, limits.file_mb), **options)
         stop = threading.Event()
-        watchdog = threading.Thread(target=_watch_memory, daemon=True,
-                                    args=(process.pid, limits.memory_mb, stop, problems))
-        if limits.memory_mb:
-            watchdog.start()
+        watchdog = threading.Thread(target=_watch, daemon=True,
+                                    args=(process, limits, stop, problems, space, disk, name))
+        watchdog.start()
         try:
             process.wait(timeout=limits.timeout)
         except subprocess.TimeoutExpired:
             problems.append(f"timed out: grading took longer than {limits.timeout:g} s and was stopped")
         finally:
             stop.set()
-            if watchdog.is_alive():
-                watchdog.join()
+            watchdog.join()
             _kill_tree(process)  # the sandbox's PID namespace takes every process with it
+        if space is not None:
+            disk.see(space)
+        if group is not None:
+            problems += _caps_reached(group, limits, name)
         output.seek(0)
-        return output.read(), problems
+        return output.read(), problems, disk
+
+
+def _caps_reached(group: cgroups.Group, limits: Limits, name: str) -> list[str]:
+    """The row's words for the control group's caps that stopped something."""
+    reached, usage, problems = group.reached(), group.usage(), []
+    prefix = f"{name}: " if name else ""
+    if "memory" in reached:
+        problems.append(f"{prefix}memory cap: the notebook's processes and files held {usage.memory_mb:.0f} MB "
+                        f"(cap {limits.memory_mb + limits.disk_mb} MB: {limits.memory_mb} MB of memory plus "
+                        f"{limits.disk_mb} MB of files) and a process was stopped")
+    if "processes" in reached:
+        problems.append(f"{prefix}process cap: starting a process or thread failed at the cap of "
+                        f"{limits.processes} processes and threads")
+    return problems
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
@@ -177,17 +273,33 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _watch_memory(pid: int, cap_mb: int, stop: threading.Event, problems: list[str]) -> None:
-    """Kill any process under ``pid`` (a kernel) whose resident memory passes ``cap_mb``."""
+def _watch(process: subprocess.Popen, limits: Limits, stop: threading.Event, problems: list[str],
+           space: sandboxes.Space | None, disk: _Disk, name: str = "") -> None:
+    """Every 0.2 s: kill any process under ``process`` whose resident memory passes the memory cap, and
+    note how full the sandbox's space is (where no tmpfs caps the working folder, stop it when too full)."""
     while not stop.wait(0.2):
-        for child in _descendants(pid):
-            rss = _rss_mb(child)
-            if rss > cap_mb:
-                try:
-                    os.kill(child, signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
-                problems.append(f"memory cap: a kernel used {rss:.0f} MB (cap {cap_mb} MB) and was stopped")
+        if limits.memory_mb:
+            _kill_large(process.pid, limits.memory_mb, problems)
+        if space is None:
+            continue
+        disk.see(space)
+        if not space.mounted and disk.peak_mb > limits.disk_mb and not disk.stopped:
+            disk.stopped = True
+            problems.append(f"{name + ': ' if name else ''}disk cap: the working folder held {disk.peak_mb:.0f} MB "
+                            f"(cap {limits.disk_mb} MB) and the notebook was stopped")
+            _kill_tree(process)
+
+
+def _kill_large(pid: int, cap_mb: int, problems: list[str]) -> None:
+    """Kill any process under ``pid`` (a kernel) whose resident memory passes ``cap_mb``."""
+    for child in _descendants(pid):
+        rss = _rss_mb(child)
+        if rss > cap_mb:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            problems.append(f"memory cap: a kernel used {rss:.0f} MB (cap {cap_mb} MB) and was stopped")
 
 
 def _problems_in(name: str, nb: nbformat.NotebookNode) -> list[str]:

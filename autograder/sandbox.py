@@ -5,12 +5,16 @@ Inside a bubblewrap sandbox the student's code sees:
 - the system (``/usr`` and the few ``/etc`` files programs need) and the Python environment, read-only;
 - the course's ``course`` and ``autograder`` packages, read-only, at ``/opt/grader/python``;
 - its working directory ``/home/student`` (the one notebook and the assignment's non-notebook files),
-  a private ``/tmp`` and the result folder ``/grader``: nothing else of the machine, no ``source/``,
-  no gradebook, no other student's work, no instructor's home;
+  a private ``/tmp`` and ``/dev/shm`` and the result folder ``/grader``: nothing else of the machine, no
+  ``source/``, no gradebook, no other student's work, no instructor's home;
 - no network (its own network namespace holds only a loopback), its own PID namespace (every
   process it starts dies with it), its own IPC and UTS namespaces;
 - an environment made from an allow-list (no instructor variables, tokens or secrets);
-- limits on processes and file size (RLIMIT_NPROC, RLIMIT_FSIZE) next to the memory watchdog;
+- limits on processes and file size (RLIMIT_NPROC, RLIMIT_FSIZE) next to the memory watchdog and the
+  control groups of :mod:`autograder.cgroups` (set up by the runner);
+- one disk cap for everything it can write (:func:`space`): as root, the working folder, ``/tmp``,
+  ``/dev/shm`` and ``/grader`` are folders of one tmpfs of its own, capped in size and in files;
+  elsewhere ``/tmp`` and ``/dev/shm`` are each a tmpfs capped in size, and the working folder is watched;
 - when grading runs as root, an unprivileged user id of its own, so files readable only by
   the instructor's account stay unreadable even where they are visible.
 
@@ -21,12 +25,14 @@ limits, but it can read whatever the grading account can: the report says so in 
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +53,7 @@ NOT_SANDBOXED = "NOT sandboxed: student code could read what the grading account
 ALLOWED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                      "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTEROP_THREADS",
                      "TF_NUM_INTRAOP_THREADS", "KERAS_BACKEND", "TF_DETERMINISTIC_OPS")
+DISK_FILES = 100_000  # files and folders the sandbox may make in its tmpfs (each costs kernel memory)
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts", "passwd",
              "group", "ssl", "ca-certificates", "fonts", "mime.types", "alternatives")
 
@@ -91,14 +98,124 @@ def environment(*, python_path: str) -> dict[str, str]:
     return env
 
 
-def bwrap_arguments(workdir: Path, resultdir: Path, *, as_uid: int | None) -> list[str]:
-    """bubblewrap's command line: what is visible, read-only or writable, and the namespaces."""
+@dataclass(frozen=True)
+class Space:
+    """What one sandbox may write: the folders ``work``, ``out``, ``tmp`` and ``shm`` under ``root``.
+
+    ``mounted``: ``root`` is a tmpfs of its own, ``disk_mb`` and ``DISK_FILES`` its kernel-enforced size
+    (writing past it is ENOSPC in the student's code). Otherwise ``root`` is an ordinary folder and
+    ``mount_problem`` says why.
+    """
+
+    root: Path
+    disk_mb: int
+    mounted: bool
+    mount_problem: str = ""
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def shm(self) -> Path:
+        return self.root / "shm"
+
+    def used(self) -> tuple[float, int]:
+        """MB and files (folders included) in use: of the tmpfs, or of the work and result folders."""
+        if self.mounted:
+            stat = os.statvfs(self.root)
+            return (stat.f_blocks - stat.f_bfree) * stat.f_frsize / 2**20, stat.f_files - stat.f_ffree
+        size, files = 0, 0
+        for folder in (self.work, self.out):
+            for base, folders, names in os.walk(folder):
+                files += len(folders) + len(names)
+                for name in names:
+                    try:
+                        size += os.lstat(os.path.join(base, name)).st_blocks * 512
+                    except OSError:
+                        continue
+        return size / 2**20, files
+
+    def full(self) -> bool:
+        """Whether the tmpfs has (almost) no room left, in bytes or in files."""
+        if not self.mounted:
+            return False
+        stat = os.statvfs(self.root)
+        return stat.f_bavail * stat.f_frsize < 2**20 or stat.f_ffree == 0
+
+
+_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+
+
+def _mount_tmpfs(folder: Path, size_mb: int, files: int) -> str | None:
+    """Mount a tmpfs of ``size_mb`` and ``files`` inodes on ``folder``; None, or why it could not be."""
+    if not sys.platform.startswith("linux"):
+        return f"a tmpfs of its own needs Linux (this is {sys.platform})"
+    if os.geteuid() != 0:
+        return "a tmpfs of its own needs grading to run as root"
+    libc = ctypes.CDLL(None, use_errno=True)
+    options = f"size={size_mb}m,nr_inodes={files},mode=0755".encode()
+    if libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
+        return f"tmpfs could not be mounted: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
+def _unmount(folder: Path) -> None:
+    ctypes.CDLL(None, use_errno=True).umount2(str(folder).encode(), _MNT_DETACH)
+
+
+@functools.cache
+def tmpfs_problem() -> str | None:
+    """Why a sandbox cannot have a tmpfs of its own here (None when it can): tried once."""
+    with space(1, prefix="grade-probe-") as probe:
+        return None if probe.mounted else probe.mount_problem
+
+
+@contextmanager
+def space(disk_mb: int, *, prefix: str = "grade-") -> Iterator[Space]:
+    """A new :class:`Space`: a tmpfs of ``disk_mb`` where it can be mounted, else a temporary folder."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    problem = _mount_tmpfs(root, disk_mb, DISK_FILES)
+    made = Space(root, disk_mb, problem is None, problem or "")
+    try:
+        for folder in (made.work, made.out, made.tmp, made.shm):
+            folder.mkdir()
+        made.tmp.chmod(0o1777)
+        made.shm.chmod(0o1777)
+        yield made
+    finally:
+        if made.mounted:
+            _unmount(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bwrap_arguments(workdir: Path, resultdir: Path, *, as_uid: int | None, space: Space | None = None) -> list[str]:
+    """bubblewrap's command line: what is visible, read-only or writable, and the namespaces.
+
+    With a mounted ``space``, ``/tmp`` and ``/dev/shm`` are its folders (one disk cap for all); with an
+    unmounted one, each is a tmpfs of ``space.disk_mb``; without one, ``/tmp`` is a tmpfs of the kernel's
+    default size (half the machine's memory).
+    """
     # As root no user namespace: bwrap drops every capability but the two setpriv needs to change user.
     namespaces = ["--unshare-all"] if as_uid is None else ["--unshare-ipc", "--unshare-pid", "--unshare-net",
                                                           "--unshare-uts", "--unshare-cgroup-try"]
+    if space is not None and space.mounted:
+        scratch = ["--bind", str(space.tmp), "/tmp", "--bind", str(space.shm), "/dev/shm"]
+    elif space is not None:
+        size = ["--size", str(space.disk_mb * 2**20)]
+        scratch = ["--perms", "1777", *size, "--tmpfs", "/tmp", "--perms", "1777", *size, "--tmpfs", "/dev/shm"]
+    else:
+        scratch = ["--perms", "1777", "--tmpfs", "/tmp"]
     args = ["bwrap", *namespaces, "--die-with-parent", "--new-session", "--clearenv",
-            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-            "--ro-bind", "/usr", "/usr"]
+            "--proc", "/proc", "--dev", "/dev", *scratch, "--ro-bind", "/usr", "/usr"]
     for top in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
         path = Path("/") / top
         if path.is_symlink():
@@ -114,7 +231,8 @@ def bwrap_arguments(workdir: Path, resultdir: Path, *, as_uid: int | None) -> li
         args += ["--ro-bind", str(path), f"{PYTHON_DIR}/{name}"]
     args += ["--bind", str(workdir), WORKDIR, "--bind", str(resultdir), RESULT_DIR, "--chdir", WORKDIR]
     # bwrap makes the folders above a mount point private to root (0700): make them traversable first
-    destinations = [Path(args[i + 2]) for i, arg in enumerate(args) if arg in ("--ro-bind", "--bind")]
+    destinations = [Path(args[i + 2]) for i, arg in enumerate(args)
+                    if arg in ("--ro-bind", "--bind") and args[i + 2] not in ("/tmp", "/dev/shm")]
     parents = sorted({parent for dest in destinations for parent in dest.parents if parent != Path("/")},
                      key=lambda path: len(path.parts))
     folders = [item for parent in parents for item in ("--perms", "0755", "--dir", str(parent))]
@@ -220,15 +338,16 @@ def _processes_of(uid: int) -> int:
 
 
 def command(sandbox: Sandbox, workdir: Path, resultdir: Path, executor_args: list[str],
-            uid: int | None = None) -> tuple[list[str], dict]:
+            uid: int | None = None, space: Space | None = None) -> tuple[list[str], dict]:
     """argv and Popen keyword arguments that run ``python -m autograder.execute`` in ``sandbox``.
 
     ``executor_args`` name files as the executor sees them: use :func:`inside` to translate paths.
-    ``uid`` comes from :func:`user_id` (held while the sandbox runs).
+    ``uid`` comes from :func:`user_id` (held while the sandbox runs); ``space`` from :func:`space`
+    (``workdir`` and ``resultdir`` are its ``work`` and ``out``).
     """
     if sandbox.sandboxed:
         _share(uid, workdir, resultdir)
-        argv = bwrap_arguments(workdir, resultdir, as_uid=uid)
+        argv = bwrap_arguments(workdir, resultdir, as_uid=uid, space=space)
         argv += [sys.executable, "-m", "autograder.execute", *executor_args]
         return argv, {"env": {}, "cwd": str(workdir)}
     env = environment(python_path=os.pathsep.join(str(path.parent) for path in _packages().values()))

@@ -1,6 +1,6 @@
 """Benchmark (not a test): grading throughput, the sandbox's cost, and what a student's whole course costs.
 
-Part 1, one synthetic class graded four ways, wall times, ratios and the sandbox's cost.
+Part 1, one synthetic class graded five ways, wall times, ratios, the sandbox's cost and the caps' cost.
 
 The class: N students (default 8) handing in notebook 01 (half the solution, half the blank
 release). Graded by
@@ -8,10 +8,12 @@ release). Graded by
 1. stock nbgrader, sequentially: ``nbgrader autograde 01_vanishing_exploding`` in one course;
 2. ``grade --workers W`` (default 2): each notebook executed in bubblewrap, one gradebook writer;
 3. the same with ``--sandbox none`` (the sandbox's overhead is the difference);
-4. ``grade --scheduler`` on a local Dask cluster of W worker processes.
+4. the same as 2 with no control groups and no tmpfs of its own per sandbox (the overhead of the
+   memory, process and disk caps of issue 27 is the difference);
+5. ``grade --scheduler`` on a local Dask cluster of W worker processes.
 
-Prints the wall times, the speed-ups over stock nbgrader, the sandbox's overhead, and whether the
-gradebooks agree. Then the ceiling any W-worker grader has on this machine: the notebooks stock
+Prints the wall times, the speed-ups over stock nbgrader, the sandbox's overhead, the caps' overhead,
+and whether the gradebooks agree. Then the ceiling any W-worker grader has on this machine: the notebooks stock
 nbgrader executed (hidden tests included), run again with plain ``jupyter nbconvert --execute``, one
 at a time and then W at a time (longest first); the ratio of the two. A notebook alone uses more than
 one core at moments (TensorFlow's thread pools, the kernel and its client), so W notebooks at once
@@ -37,13 +39,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import notebooks  # noqa: E402
+from autograder import cgroups, notebooks  # noqa: E402
+from autograder import sandbox as sandbox_module  # noqa: E402
 from autograder.coursedir import (  # noqa: E402
     nbgrader,
     nbgrader_environment,
@@ -56,6 +62,15 @@ from autograder.coursedir import (  # noqa: E402
 from autograder.grading import Course, dask_runner, grade, grade_assignments, local_runner  # noqa: E402
 
 COURSE_SECONDS, CLASS_SECONDS_PER_STUDENT = 180.0, 90.0  # the budgets of issue 15
+
+
+@contextmanager
+def caps_off() -> Iterator[None]:
+    """Sandboxes without a control group or a tmpfs of their own, as where they cannot be made."""
+    off = "off for the benchmark"
+    with mock.patch.object(cgroups, "create", side_effect=cgroups.Unavailable(off)), \
+            mock.patch.object(sandbox_module, "_mount_tmpfs", return_value=off):
+        yield
 
 
 def make_class(root: Path, assignment: str, students: int) -> Path:
@@ -88,10 +103,10 @@ def parallel_ceiling(paths: list[Path], workers: int) -> tuple[float, float]:
 
 
 def grade_class(args: argparse.Namespace) -> None:
-    """Part 1: one class, four ways."""
+    """Part 1: one class, five ways."""
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         base = make_class(Path(tmp) / "base", args.assignment, args.students)
-        courses = {name: Path(tmp) / name for name in ("stock", "workers", "unsandboxed", "dask")}
+        courses = {name: Path(tmp) / name for name in ("stock", "workers", "unsandboxed", "uncapped", "dask")}
         for course in courses.values():
             shutil.copytree(base, course)
         times, scores = {}, {}
@@ -103,10 +118,11 @@ def grade_class(args: argparse.Namespace) -> None:
         sequential, parallel = parallel_ceiling(
             sorted((courses["stock"] / "autograded").glob(f"*/{args.assignment}/*.ipynb")), args.workers)
 
-        for name, mode in (("workers", "auto"), ("unsandboxed", "none")):
+        for name, mode in (("workers", "auto"), ("unsandboxed", "none"), ("uncapped", "auto")):
             started = time.perf_counter()
-            rows = grade(Course(courses[name]), args.assignment, runner=local_runner(args.workers), sandbox=mode,
-                         log=lambda _: None)
+            with caps_off() if name == "uncapped" else nullcontext():
+                rows = grade(Course(courses[name]), args.assignment, runner=local_runner(args.workers),
+                             sandbox=mode, log=lambda _: None)
             times[name] = time.perf_counter() - started
             scores[name] = totals(read_scores(courses[name], args.assignment))
             if name == "workers":
@@ -126,15 +142,19 @@ def grade_class(args: argparse.Namespace) -> None:
     print(f"{'stock nbgrader autograde (sequential)':<42} {times['stock']:7.1f} s   1.00x")
     for name, label in (("workers", f"grade --workers {args.workers}"),
                         ("unsandboxed", f"grade --workers {args.workers} --sandbox none"),
+                        ("uncapped", f"grade --workers {args.workers}, no cgroups/tmpfs"),
                         ("dask", f"grade --scheduler (local Dask, {args.workers} processes)")):
         print(f"{label:<42} {times[name]:7.1f} s   {times['stock'] / times[name]:.2f}x")
     overhead = 100 * (times["workers"] - times["unsandboxed"]) / times["unsandboxed"]
     print(f"sandbox overhead: {overhead:+.1f} % of grading time (sandbox used: {', '.join(sandboxes)})")
+    caps = 100 * (times["workers"] - times["uncapped"]) / times["uncapped"]
+    print(f"cgroups and disk cap overhead: {caps:+.1f} % of grading time (each sandbox's memory and pids "
+          f"control groups and its own tmpfs, against the same sandbox without them)")
     print(f"ceiling on this machine: the notebooks stock nbgrader executed, run by plain nbconvert one at a time "
           f"{sequential:.1f} s, {args.workers} at a time {parallel:.1f} s ({sequential / parallel:.2f}x; "
           f"{times['stock'] / parallel:.2f}x stock nbgrader)")
-    agree = scores["stock"] == scores["workers"] == scores["unsandboxed"] == scores["dask"]
-    print(f"the four gradebooks agree: {agree}")
+    agree = scores["stock"] == scores["workers"] == scores["unsandboxed"] == scores["uncapped"] == scores["dask"]
+    print(f"the five gradebooks agree: {agree}")
     if not agree:
         print(scores)
 

@@ -268,3 +268,48 @@ def test_an_explorer_becomes_a_note_and_the_student_outputs_stay():
 def test_the_course_feedback_runs_the_explorer_notes():
     config = Path(__file__).resolve().parent.parent / "nbgrader_config.py"
     assert "ExplorerNotes" in config.read_text().split("c.GenerateFeedback.preprocessors", 1)[1].split("]")[0]
+
+
+def _failed_test_cell(line: int) -> nbformat.NotebookNode:
+    """A test cell (visible check on line 1, hidden ones on lines 2-5) whose line ``line`` raised, as IPython 9
+    reports it."""
+    cell = new_code_cell(f"{VISIBLE}\n{HIDDEN}", id="tests", metadata=_meta("tests", grade=True, points=1))
+    cell.outputs = [new_output("error", ename="AssertionError", evalue="add(1, 2) should be 3", traceback=[
+        VISIBLE_TRACEBACK[0], f"\x1b[96mCell\x1b[39m \x1b[32mIn[3]\x1b[39m\x1b[32m, line {line}\x1b[39m\n"
+                              f"\x1b[92m----> \x1b[39m\x1b[92m{line}\x1b[39m assert ...\n"])]
+    return cell
+
+
+@pytest.mark.parametrize(("line", "noted"), [(1, False), (3, True)])
+def test_the_details_hidden_note_only_when_a_hidden_line_failed(line, noted):
+    from autograder.preprocessors import HIDDEN_NOTE, HideHiddenTests
+
+    cell, _ = HideHiddenTests().preprocess_cell(_failed_test_cell(line), {}, 0)
+    assert "HIDDEN" not in cell.source and "add(-5, 5)" not in cell.source
+    expected = ["AssertionError: add(1, 2) should be 3"] + [HIDDEN_NOTE] * noted
+    assert cell.outputs[0].traceback == expected
+
+
+def test_a_traceback_without_a_line_keeps_the_note():
+    from autograder.preprocessors import HIDDEN_NOTE, HideHiddenTests
+
+    cell = _failed_test_cell(1)
+    cell.outputs[0].traceback = ["KernelDied: the kernel died running this cell"]
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert cell.outputs[0].traceback[-1] == HIDDEN_NOTE
+
+
+def test_prose_markers_leave_the_feedback_and_the_sentence_joins_up():
+    from autograder.feedback_page import CSS, ReadableFeedback
+
+    prose = ("The final loss is 2.31\n<!-- out: clipvalue=1.0: -->, about ln 10. It has **46,578** "
+             "<!-- out: trainable parameters --> parameters.\n\nNext paragraph <!-- a comment, kept -->.")
+    nb = new_notebook(cells=[new_markdown_cell(prose), new_code_cell("x = 1  # <!-- out: not prose -->")])
+    plain, _ = HTMLExporter().from_notebook_node(copy.deepcopy(nb))
+    assert "2.31</p>" in plain  # the marker at the start of a line ends the paragraph
+    exporter = HTMLExporter()
+    exporter.register_preprocessor(ReadableFeedback, enabled=True)
+    page, resources = exporter.from_notebook_node(copy.deepcopy(nb))
+    assert "The final loss is 2.31, about ln 10. It has <strong>46,578</strong> parameters.</p>" in page
+    assert "<!-- a comment, kept -->" in page and "# &lt;!-- out: not prose --&gt;" in page
+    assert CSS in resources["inlining"]["css"]

@@ -15,6 +15,7 @@ import pytest
 
 from autograder import notebooks
 from autograder.coursedir import nbgrader
+from autograder.preprocessors import failed_line, hidden_lines
 from tests.conftest import SUBMISSION_MODULES, packed_wrong_solutions
 
 pytestmark = pytest.mark.notebooks
@@ -155,7 +156,13 @@ def test_feedback_hides_hidden_tests(graded):
     assert "HIDDEN TESTS" not in text
     leaked = sorted(line for line in hidden if line in text)
     assert not leaked, f"hidden-test code reached the feedback: {leaked[:3]}"
-    assert "the details of this test are hidden" in text
+    # The note that details are hidden stands under a test cell when the line that failed was a hidden one.
+    autograded = notebooks.read(shard / "autograded" / student / spec.ASSIGNMENT / spec.NOTEBOOK)
+    hidden_failed = any(
+        (line := failed_line(output.get("traceback", []))) is None or line in hidden_lines(cell.source)
+        for cell in autograded.cells if notebooks.is_autograded_test(cell)
+        for output in cell.get("outputs", []) if output.get("output_type") == "error")
+    assert ("the details of this test are hidden" in text) == hidden_failed
     # Every notebook has an explorer: static HTML cannot draw it, so a note stands in its place.
     assert "interactive explorer: open the notebook in JupyterLab to use it" in text
 

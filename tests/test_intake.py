@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.intake import CollectReport, Placed, Unplaced, collect
+from autograder.intake import LMS_FILE, CollectReport, Placed, Unplaced, collect, lms_identities
 from autograder.notebooks import grade_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +57,10 @@ def make_zip(path: Path, members: dict[str, bytes | tuple[bytes, tuple]]) -> Pat
 
 
 def submitted(course: Path) -> dict[str, bytes]:
-    """Every file under submitted/: relative path -> content."""
+    """Every file of a submission under submitted/: relative path -> content (not the LMS identities file)."""
     root = course / "submitted"
     return {path.relative_to(root).as_posix(): path.read_bytes()
-            for path in sorted(root.rglob("*")) if path.is_file()} if root.exists() else {}
+            for path in sorted(root.rglob("*")) if path.is_file() and path != root / LMS_FILE} if root.exists() else {}
 
 
 def reasons(report: CollectReport) -> dict[str, str]:
@@ -87,10 +87,28 @@ def test_flat_canvas_names_in_a_zip(course, tmp_path):
     assert report.students == ["asmith", "b.lee-2", "jdoe"]
     assert all(row.note == "" for row in report.placed)
     assert reasons(report) == {"readme.txt": "not a notebook file (readme.txt)"}
-    assert str(report) == ("placed 4 notebooks of 3 students; 1 file could not be placed "
+    assert str(report) == ("placed 4 notebooks of 3 students (1 marked late by the LMS); 1 file could not be placed "
                            "(see the report's unplaced rows)")
     assert download.read_bytes() == before
     assert not (course / "source").exists()
+
+
+def test_a_canvas_late_file_is_flagged_late_and_the_students_canvas_ids_kept(course, tmp_path):
+    download = make_zip(tmp_path / "canvas.zip", {
+        "student01_late_48214_3312399_01_vanishing_exploding.ipynb": answer(course, NB01, "student01"),
+        "student02_48215_3312400_01_vanishing_exploding.ipynb": answer(course, NB01, "student02"),
+    })
+    report = collect(download, course)
+    assert {row.student: row.late for row in report.placed} == {"student01": True, "student02": False}
+    identities = lms_identities(course, NB01)
+    assert {student: (who["lms"], who["user_id"], who["attachment_id"], who["late"])
+            for student, who in identities.items()} == {"student01": ("canvas", "48214", "3312399", True),
+                                                        "student02": ("canvas", "48215", "3312400", False)}
+    # Canvas's download carries no time: no timestamp.txt, the flag is all there is
+    assert not list((course / "submitted").rglob("timestamp.txt"))
+    with (report.to_csv(tmp_path / "intake.csv")).open() as handle:
+        assert [row["student"] for row in csv.DictReader(handle) if row["status"] == "placed"] == [
+            "student01", "student02"]
 
 
 def test_one_folder_per_student_possibly_nested(course, tmp_path):
@@ -214,7 +232,78 @@ def test_a_blackboard_name_gives_a_timestamp(course, tmp_path):
     })
     report = collect(download, course)
     assert [(row.student, row.assignment) for row in report.placed] == [("jdoe", NB01)]
-    assert (course / "submitted" / "jdoe" / NB01 / "timestamp.txt").read_text() == "2024-05-02 15:00:00"
+    assert (course / "submitted" / "jdoe" / NB01 / "timestamp.txt").read_text() == "2024-05-02 15:00:00.000000 UTC"
+    assert lms_identities(course, NB01)["jdoe"]["lms"] == "blackboard"
+
+
+def test_a_blackboard_receipt_gives_the_full_name_and_is_not_a_stray_file(course, tmp_path):
+    stem = "Homework 1_jdoe_attempt_2024-05-02-15-00-00"
+    download = make_zip(tmp_path / "bb.zip", {
+        f"{stem}_{NB01}.ipynb": answer(course, NB01, "jdoe"),
+        f"{stem}.txt": b"Name: Jane Doe (jdoe)\nAssignment: Homework 1\n"
+                       b"Date Submitted: Thursday, May 2, 2024 3:00:00 PM EDT\n",
+    })
+    report = collect(download, course, timezone="America/New_York")
+    assert report.unplaced == [] and [row.what for row in report.read] == ["Blackboard receipt: Jane Doe"]
+    who = lms_identities(course, NB01)["jdoe"]
+    assert (who["name"], who["lms_id"]) == ("Jane Doe", "jdoe")
+    # 15:00 in New York (EDT, UTC-4) is 19:00 UTC, the zone nbgrader keeps
+    assert (course / "submitted" / "jdoe" / NB01 / "timestamp.txt").read_text() == "2024-05-02 19:00:00.000000 UTC"
+
+
+MOODLE_WORKSHEET = (
+    "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+    "Last modified (submission),Last modified (grade),Feedback comments\n"
+    '"Participant 4242","Jane Roe",jroe@example.org,"Submitted for grading",,20.00,Yes,'
+    '"Tuesday, 14 May 2024, 3:25 PM",-,\n'
+    '"Participant 4243","Bo Li",bli@example.org,"Submitted for grading - Assignment was submitted 1 day late",,'
+    '20.00,Yes,"Friday, 17 May 2024, 9:05 AM",-,\n'
+    '"Participant 4244","Al Ng",ang@example.org,"No submission",,20.00,Yes,-,-,\n'
+)
+
+
+def _moodle_download(course: Path, folder: Path, worksheet: bool) -> Path:
+    """Moodle's "Download all submissions", unzipped: a folder per participant, maybe the grading worksheet."""
+    for name, participant in (("Jane Roe", 4242), ("Bo Li", 4243)):
+        path = folder / f"{name}_{participant}_assignsubmission_file_" / f"{NB02}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(answer(course, NB02, name))
+    if worksheet:
+        (folder / "Grades-DNT-Homework 2-123.csv").write_text(MOODLE_WORKSHEET, encoding="utf-8-sig")
+    return folder
+
+
+def test_a_moodle_download_keeps_its_times_from_the_grading_worksheet(course, tmp_path):
+    download = _moodle_download(course, tmp_path / "moodle", worksheet=True)
+    report = collect(download, course)
+    assert report.unplaced == [] and report.students == ["Bo Li", "Jane Roe"]
+    assert [row.what for row in report.read] == ["Moodle grading worksheet: 2 submission times"]
+    stamps = {path.parent.parent.name: path.read_text() for path in (course / "submitted").rglob("timestamp.txt")}
+    assert stamps == {"Jane Roe": "2024-05-14 15:25:00.000000 UTC", "Bo Li": "2024-05-17 09:05:00.000000 UTC"}
+    who = lms_identities(course, NB02)
+    assert {student: (entry["participant_id"], entry["folder"]) for student, entry in who.items()} == {
+        "Jane Roe": ("4242", "Jane Roe_4242_assignsubmission_file_"),
+        "Bo Li": ("4243", "Bo Li_4243_assignsubmission_file_")}
+    # nbgrader reads the file back as the same time
+    from nbgrader.utils import parse_utc
+    assert parse_utc(stamps["Bo Li"]) == datetime(2024, 5, 17, 9, 5)
+
+
+def test_a_moodle_worksheet_given_apart_and_its_time_zone(course, tmp_path):
+    download = _moodle_download(course, tmp_path / "moodle", worksheet=False)
+    collect(download, course)
+    assert not list((course / "submitted").rglob("timestamp.txt"))  # Moodle's download alone has no times
+    sheet = tmp_path / "worksheet.csv"
+    sheet.write_text(MOODLE_WORKSHEET)
+    again = collect(download, course, worksheets=[sheet], timezone="Europe/Berlin")
+    assert [row.note for row in again.placed] == ["already in submitted/ (unchanged)"] * 2
+    stamp = course / "submitted" / "Jane Roe" / NB02 / "timestamp.txt"
+    assert stamp.read_text() == "2024-05-14 13:25:00.000000 UTC"  # 15:25 in Berlin (CEST, UTC+2)
+    with pytest.raises(ValueError, match="not a Moodle grading worksheet"):
+        collect(download, course, worksheets=[tmp_path / "moodle" / "Jane Roe_4242_assignsubmission_file_" /
+                                              f"{NB02}.ipynb"])
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        collect(download, course, timezone="Mars/Olympus")
 
 
 def test_no_timestamp_file_without_an_lms_timestamp(course, tmp_path):

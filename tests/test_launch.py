@@ -21,6 +21,8 @@ def test_the_repository_address_is_read_from_pyproject():
     assert pub.repository.startswith("https://github.com/") and pub.slug.count("/") == 1
     with pytest.raises(ValueError, match="OWNER/NAME"):
         launch.Publication("https://gitlab.com/someone/course")
+    with pytest.raises(ValueError, match="branch name"):  # it is written into the install cell's code
+        launch.Publication("https://github.com/someone/course", 'main"], check=True); import os; ["')
 
 
 def test_links_name_the_notebook_the_repository_and_the_branch():

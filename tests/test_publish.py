@@ -1,4 +1,4 @@
-"""The student edition holds what students get and nothing of the instructor's side."""
+"""The student edition holds what students get and nothing of the instructor's side, and names its own repository."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import notebooks
+from autograder import launch, notebooks
+from autograder.__main__ import main
 from autograder.publish import LeakFound, publish, scan_for_leaks, secret_regions
 
 ROOT = Path(__file__).resolve().parent.parent
+EDITION = launch.Publication("https://github.com/octo/dnt-students", "term-2027")  # the edition's own repository
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +23,19 @@ def edition(tmp_path_factory) -> Path:
     return dest
 
 
-def test_the_edition_holds_release_course_packaging_and_a_readme(edition):
+@pytest.fixture(scope="module")
+def own_edition(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("own") / "students"
+    assert main(["publish", str(dest), "--repository", EDITION.repository, "--branch", EDITION.branch]) == 0
+    return dest
+
+
+def test_the_edition_holds_release_course_packaging_binder_start_and_a_readme(edition):
     assert {path.name for path in edition.iterdir()} == {
-        "release", "course", "pyproject.toml", "environment.yml", "LICENSE", "README.md"}
+        "release", "course", "pyproject.toml", "environment.yml", "LICENSE", "start", "tools", "README.md"}
+    assert sorted(path.relative_to(edition).as_posix() for path in (edition / "tools").rglob("*.json")) == sorted(
+        path.relative_to(ROOT).as_posix() for path in (ROOT / "tools" / "jupyter-student").rglob("*.json"))
+    assert (edition / "start").stat().st_mode & 0o111, "Binder runs start: it must stay executable"
     released = sorted(path.relative_to(ROOT / "release") for path in (ROOT / "release").glob("*/*.ipynb"))
     assert sorted(path.relative_to(edition / "release") for path in (edition / "release").glob("*/*.ipynb")) \
         == released
@@ -32,8 +44,46 @@ def test_the_edition_holds_release_course_packaging_and_a_readme(edition):
     assert "colab.research.google.com" in readme and "Fashion-MNIST" in readme
 
 
-def test_the_scan_of_the_edition_is_clean(edition):
+def test_the_scan_of_the_edition_is_clean(edition, own_edition):
     assert scan_for_leaks(edition, ROOT) == []
+    assert scan_for_leaks(own_edition, ROOT) == []
+
+
+def test_by_default_the_edition_notebooks_are_the_release(edition):
+    for path in launch.release_notebooks(ROOT):
+        assert (edition / path).read_bytes() == (ROOT / path).read_bytes(), path
+
+
+def test_the_edition_badges_and_install_cell_name_its_own_repository(own_edition):
+    paths = launch.release_notebooks(own_edition)
+    assert paths == launch.release_notebooks(ROOT)
+    for path in paths:
+        cells = notebooks.read(own_edition / path).cells
+        assert [cell.get("id") for cell in cells[:2]] == list(launch.LAUNCH_CELL_IDS)
+        assert EDITION.badges(path) in cells[0].source and f"({EDITION.repository})" in cells[0].source
+        assert f'"git+{EDITION.repository}@{EDITION.branch}"' in cells[1].source
+        assert cells[1].source == launch.colab_setup_source(EDITION)
+        assert cells[2:] == notebooks.read(ROOT / path).cells[2:], "only the launch cells change"
+    readme = (own_edition / "README.md").read_text()
+    assert all(EDITION.badges(path) in readme for path in paths)
+    assert launch.publication(own_edition) == EDITION  # its [tool.course], for whoever forks the edition
+
+
+def test_the_edition_never_names_the_course_repository(own_edition):
+    course = launch.publication(ROOT)
+    assert course.slug != EDITION.slug
+    naming = [path.relative_to(own_edition).as_posix() for path in sorted(own_edition.rglob("*"))
+              if path.is_file() and course.slug in path.read_text(encoding="utf-8", errors="replace")]
+    assert naming == []
+
+
+@pytest.mark.parametrize("args", [["--repository", "https://gitlab.com/octo/dnt"],
+                                  ["--repository", EDITION.repository, "--branch", 'main"; import os; "']])
+def test_publish_refuses_an_address_it_cannot_link_and_writes_nothing(tmp_path, args, capsys):
+    dest = tmp_path / "students"
+    assert main(["publish", str(dest), *args]) == 1
+    assert "nothing written" in capsys.readouterr().err
+    assert not dest.exists()
 
 
 def _copy(edition: Path, tmp_path: Path) -> Path:
@@ -82,9 +132,9 @@ def test_a_gradebook_is_found(edition, tmp_path):
 
 def _course_copy(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for name in ("source", "release", "course"):
+    for name in ("source", "release", "course", "tools/jupyter-student"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "environment.yml", "LICENSE"):
+    for name in ("pyproject.toml", "environment.yml", "LICENSE", "start"):
         shutil.copy2(ROOT / name, root / name)
     return root
 
