@@ -320,7 +320,9 @@ def _sentence(what: str, exc: BaseException, hint: str = "") -> str:
     if isinstance(exc, NameError):
         return f"{what}: {exc} (run the cell that defines it, or restore it if it was deleted)"
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
-    sentence = f"{what} raised {type(exc).__name__}: {message}{_where_in_student_code(exc.__traceback__)}"
+    # A student's function called by the grader's judge raised in its own kernel: it says where.
+    where = getattr(exc, "where_in_student_code", None) or _where_in_student_code(exc.__traceback__)
+    sentence = f"{what} raised {type(exc).__name__}: {message}{where}"
     return f"{sentence}; {hint}" if hint else sentence
 
 

@@ -1,0 +1,335 @@
+"""The judge: runs one notebook across two kernels, so that no verdict is computed where student code ran.
+
+- The **student kernel** (sandboxed, a user id of its own) runs every cell but the test cells: the student's
+  answers and the instructor's own cells (setup, data, figures). It never receives a test cell.
+- The **grader kernel** (sandboxed, another user id) runs the instructor's cells and the test cells, hidden
+  parts included. After each answer cell, the names the instructor's solution of that cell defines are bound
+  there as data or as proxies of the student's functions (:mod:`autograder.grade.proxy`).
+- **This process** (the grading process, a third user id; outside both sandboxes) drives both kernels and is
+  the channel between them: a proxy's call reaches it on a Unix socket only the grader kernel's sandbox sees;
+  it runs the call in the student kernel (time-limited), reads the answer as an opaque message and hands it back.
+  The executed notebook is built here, in this process's memory: the test cells' outputs are what the grader
+  kernel printed, the other cells' what the student kernel printed. No file either kernel can write is read.
+
+The outputs a student's function prints while the grader calls it are dropped. A kernel that dies is restarted
+and its earlier cells replayed (their outputs kept from the first run), so one crash costs one cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import select
+import socket
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder import notebooks
+from autograder import sandbox as sandboxes
+from autograder.grade import channel, codec, student_side
+from autograder.grade.kernels import KERNEL_DIED, TIMED_OUT, Kernel, error_output
+
+STUDENT, GRADER, BOTH = "student", "grader", "both"
+
+
+def exports_from_source(source_nb: NotebookNode) -> dict[str, list[str]]:
+    """grade_id of each answer cell -> the top-level names the instructor's solution of it defines."""
+    exports = {}
+    for cell in source_nb.cells:
+        meta = notebooks.nbgrader_meta(cell)
+        if cell.cell_type != "code" or not meta.get("solution") or not meta.get("grade_id"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        names = []
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.append(node.name)
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+        exports[meta["grade_id"]] = list(dict.fromkeys(names))
+    return exports
+
+
+def role(cell: NotebookNode) -> str | None:
+    """Which kernel runs a cell: the student's (answers), the grader's (tests) or both (the instructor's)."""
+    if cell.cell_type != "code":
+        return None
+    if notebooks.is_autograded_test(cell):
+        return GRADER
+    if notebooks.nbgrader_meta(cell).get("solution"):
+        return STUDENT
+    return BOTH
+
+
+@dataclass
+class Judged:
+    notebook: NotebookNode
+    problems: list[str] = field(default_factory=list)
+
+
+class _Side:
+    """A kernel and the code it has run (replayed, silently, in a fresh kernel after a crash)."""
+
+    def __init__(self, kernel: Kernel, setup: list[str]):
+        self.kernel, self.setup, self.history = kernel, setup, []
+
+    def start(self, timeout: float) -> None:
+        self.kernel.start()
+        for code in self.setup:
+            self.kernel.run(code, timeout=timeout, store_history=False)
+
+    def revive(self, timeout: float) -> None:
+        """A fresh kernel that has run what this one had (outputs dropped)."""
+        self.kernel.stop()
+        self.start(timeout)
+        for code in self.history:
+            self.kernel.run(code, timeout=timeout)
+
+
+def _student_setup() -> str:
+    sources = {"_judge_codec": Path(codec.__file__).read_text(), "_judge": Path(student_side.__file__).read_text()}
+    return ("import sys as _sys, types as _types\n"
+            f"for _name, _source in {sources!r}.items():\n"
+            "    _module = _types.ModuleType(_name)\n"
+            "    _sys.modules[_name] = _module\n"
+            "    exec(compile(_source, _name, 'exec'), _module.__dict__)\n"
+            "import _judge\n"
+            "del _sys, _types, _name, _source, _module\n")
+
+
+class Judge:
+    """Runs one notebook; see the module's docstring."""
+
+    def __init__(self, nb: NotebookNode, files: dict[str, bytes], exports: dict[str, list[str]], *,
+                 box: sandboxes.Sandbox, cell_timeout: float, timeout: float, processes: int, file_mb: int,
+                 memory_mb: int | None):
+        self.nb, self.files, self.exports, self.box, self.memory_mb = nb, files, exports, box, memory_mb
+        self.cell_timeout, self.timeout = cell_timeout, timeout
+        self.limits = sandboxes.preexec(processes, file_mb)
+        self.problems: list[str] = []
+        self.server: socket.socket | None = None
+        self.connection: socket.socket | None = None
+
+    # --- the run ---------------------------------------------------------------------------------------
+
+    def run(self) -> Judged:
+        with tempfile.TemporaryDirectory(prefix="judge-") as tmp, ExitStack() as stack:
+            folders = {name: Path(tmp, name) for name in ("student", "student-conn", "grader", "grader-conn")}
+            for folder in folders.values():
+                folder.mkdir()
+            for work in (folders["student"], folders["grader"]):
+                for name, data in self.files.items():
+                    (work / name).parent.mkdir(parents=True, exist_ok=True)
+                    (work / name).write_bytes(data)
+            student_uid = stack.enter_context(sandboxes.user_id())
+            grader_uid = stack.enter_context(sandboxes.user_id())
+            student = Kernel(self.box, folders["student"], folders["student-conn"], uid=student_uid,
+                             limits_preexec=self.limits)
+            grader = Kernel(self.box, folders["grader"], folders["grader-conn"], uid=grader_uid,
+                            limits_preexec=self.limits)
+            stack.callback(student.stop)
+            stack.callback(grader.stop)
+            socket_path = folders["grader-conn"] / "judge.sock"
+            inside = f"{sandboxes.RESULT_DIR}/judge.sock" if self.box.sandboxed else str(socket_path)
+            self.student = _Side(student, [_student_setup()])
+            self.grader = _Side(grader, [f"import autograder.grade.proxy as _judge_proxy\n"
+                                         f"_judge_proxy.connect({inside!r})\n"])
+            self.student.start(self.cell_timeout)
+            grader.start()
+            self._listen(socket_path, grader_uid)
+            stack.callback(self._close)
+            for code in self.grader.setup:
+                grader.run(code, timeout=self.cell_timeout, store_history=False, between=self._serve)
+            stack.enter_context(_memory_watch([student, grader], self.problems, self.memory_mb))
+            self._run_cells()
+        return Judged(self.nb, self.problems)
+
+    def _run_cells(self) -> None:
+        started = time.monotonic()
+        for index, cell in enumerate(self.nb.cells):
+            kind = role(cell)
+            if kind is None:
+                continue
+            label = notebooks.grade_id(cell) or cell.get("id") or f"cell {index}"
+            if time.monotonic() - started > self.timeout:
+                if kind == GRADER:
+                    cell.outputs = [error_output("TimeoutError", "not run: grading took longer than "
+                                                                 f"{self.timeout:g} s and was stopped")]
+                continue
+            if kind == STUDENT:
+                cell.outputs = self._on(self.student, cell.source, label)
+            elif kind == GRADER:
+                cell.outputs = self._on(self.grader, cell.source, label)
+            else:
+                cell.outputs = self._on_both(cell.source, label)
+            if kind == STUDENT and self.exports.get(label):
+                self._on(self.grader, f"_judge_proxy.define({label!r})", label, record=True)
+        if time.monotonic() - started > self.timeout:
+            self.problems.append(f"timed out: grading took longer than {self.timeout:g} s and was stopped")
+
+    def _on(self, side: _Side, code: str, label: str, *, record: bool = True) -> list[NotebookNode]:
+        """Run ``code`` on one side; a crash or a stuck kernel costs this cell and the kernel is revived."""
+        between = self._serve if side is self.grader else None
+        outputs = side.kernel.run(code, timeout=self.cell_timeout, between=between)
+        return self._after(side, code, label, outputs, record=record)
+
+    def _on_both(self, code: str, label: str) -> list[NotebookNode]:
+        """An instructor's cell, on both sides at once; the student's outputs are the cell's.
+
+        The grader kernel's requests wait until the student kernel has finished the cell.
+        """
+        on_student = self.student.kernel.submit(code, timeout=self.cell_timeout)
+        on_grader = self.grader.kernel.submit(code, timeout=self.cell_timeout)
+        student_done = grader_done = False
+        while not (student_done and grader_done):
+            student_done = on_student.step(0.01)
+            grader_done = on_grader.step(0.01)
+            if student_done:
+                self._serve()
+        self._after(self.grader, code, label, on_grader.outputs)
+        return self._after(self.student, code, label, on_student.outputs)
+
+    def _after(self, side: _Side, code: str, label: str, outputs: list[NotebookNode], *,
+               record: bool = True) -> list[NotebookNode]:
+        failed = {output.get("ename") for output in outputs if output.get("output_type") == "error"}
+        if KERNEL_DIED in failed or not side.kernel.alive():
+            which = "student's" if side is self.student else "grader's"
+            self.problems.append(f"the {which} kernel died in cell {label}" if KERNEL_DIED in failed
+                                 else f"cell {label} timed out")
+            side.revive(self.cell_timeout)  # the cells before this one, not this one
+            return outputs
+        if TIMED_OUT in failed:
+            self.problems.append(f"cell {label} timed out")
+        if record:
+            side.history.append(code)
+        return outputs
+
+    # --- the channel -----------------------------------------------------------------------------------
+
+    def _listen(self, path: Path, uid: int | None) -> None:
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        os.chmod(path, 0o666)
+        if uid is not None:
+            os.chown(path, uid, uid)
+        self.server.listen(4)
+        self.server.setblocking(False)
+
+    def _close(self) -> None:
+        for sock in (self.connection, self.server):
+            if sock is not None:
+                sock.close()
+
+    def _serve(self) -> None:
+        """Answer every request the grader kernel has sent (called while the judge waits on it)."""
+        readable, _, _ = select.select([self.server] + ([self.connection] if self.connection else []), [], [], 0)
+        if self.server in readable:
+            connection, _ = self.server.accept()
+            connection.setblocking(True)
+            if self.connection is not None:
+                self.connection.close()  # the grader kernel was restarted: its new connection replaces the old
+            self.connection = connection
+            return
+        if self.connection is None or self.connection not in readable:
+            return
+        try:
+            envelope = json.loads(channel.receive(self.connection, max_bytes=1 << 16))
+            body = channel.receive(self.connection)
+        except (ConnectionError, ValueError, codec.Refused):
+            self.connection.close()
+            self.connection = None
+            return
+        channel.send(self.connection, self._answer(envelope, body))
+
+    def _answer(self, envelope: dict, body: bytes) -> bytes:
+        """The student kernel's answer to one request, as an opaque codec message (never decoded here)."""
+        op = envelope.get("op") if isinstance(envelope, dict) else None
+        if op == "exports" and isinstance(envelope.get("cell"), str):
+            names = self.exports.get(envelope["cell"], [])
+            code, what = f"_judge.export({names!r})", f"reading {', '.join(names) or 'nothing'}"
+        elif op == "call":
+            text = base64.b64encode(body).decode("ascii")
+            code, what = f"_judge.call({text!r})", f"calling {envelope.get('name', 'a function')!s:.80}"
+        else:
+            return _failed("the grader kernel sent a request the judge does not know")
+        outputs = self.student.kernel.run(code, timeout=self.cell_timeout, store_history=False)
+        errors = {output.get("ename") for output in outputs if output.get("output_type") == "error"}
+        if KERNEL_DIED in errors or not self.student.kernel.alive():
+            self.student.revive(self.cell_timeout)
+            reason = "stopped the kernel (it crashed or passed the memory cap)" if KERNEL_DIED in errors \
+                else f"did not finish within {self.cell_timeout:g} s"
+            return _failed(f"{what}: the student's code {reason}")
+        if TIMED_OUT in errors:
+            return _failed(f"{what}: the student's code did not finish within {self.cell_timeout:g} s")
+        answers = [output for output in outputs if output.get("output_type") == "display_data"
+                   and student_side.MIME in output.get("data", {})]
+        if not answers:
+            return _failed(f"{what}: the student's kernel gave no answer (was the judge's helper replaced?)")
+        try:
+            return base64.b64decode(answers[-1]["data"][student_side.MIME], validate=True)
+        except (ValueError, TypeError):
+            return _failed(f"{what}: the student's kernel answered in a format the grader does not read")
+
+
+def _failed(sentence: str) -> bytes:
+    return codec.to_bytes(codec.encode({"failed": sentence}))
+
+
+class _memory_watch:
+    """The memory watchdog over both kernels' process trees (a kernel may be replaced during the run)."""
+
+    def __init__(self, kernels: list[Kernel], problems: list[str], cap_mb: int | None):
+        self.kernels, self.problems, self.cap_mb = kernels, problems, cap_mb
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        from autograder.runners import _descendants, _rss_mb
+
+        while not self.stop.wait(0.2):
+            for kernel in self.kernels:
+                process = kernel.process
+                if process is None:
+                    continue
+                for pid in _descendants(process.pid):
+                    rss = _rss_mb(pid)
+                    if rss > self.cap_mb:
+                        try:
+                            os.kill(pid, 9)
+                        except ProcessLookupError:
+                            continue
+                        self.problems.append(f"memory cap: a kernel used {rss:.0f} MB (cap {self.cap_mb} MB) "
+                                             "and was stopped")
+
+    def __enter__(self):
+        if self.cap_mb:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+def judge_notebook(content: bytes, files: dict[str, bytes], exports: dict[str, list[str]], *,
+                   box: sandboxes.Sandbox, cell_timeout: float, timeout: float, processes: int,
+                   file_mb: int, memory_mb: int | None) -> Judged:
+    """Run a sanitized notebook (bytes) with the judge; the executed notebook and the problems seen."""
+    nb = nbformat.reads(content.decode("utf-8"), as_version=4)
+    return Judge(nb, files, exports, box=box, cell_timeout=cell_timeout, timeout=timeout, processes=processes,
+                 file_mb=file_mb, memory_mb=memory_mb).run()
