@@ -44,7 +44,7 @@ c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 # A cell that kills the kernel (os._exit, a segfault, the memory cap) costs that cell, not the
 # whole notebook: the rest runs in a new kernel (see SurvivingExecute). `python -m autograder grade`
-# runs this step alone in the sandbox (autograder/execute.py) and every other step outside it.
+# replaces this step with its judge (autograder/grade/judge.py) and runs every other step as nbgrader does.
 c.Autograde.autograde_preprocessors = [
     SurvivingExecute if step is Execute else step
     for step in Autograde.class_traits()["autograde_preprocessors"].default()

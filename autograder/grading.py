@@ -5,9 +5,10 @@ The coordinator (this module, the ``grade`` process) is the only one that sees t
 
 1. reads and repairs the submission and scans it (:mod:`autograder.repair`, :mod:`autograder.integrity`);
 2. sanitizes each notebook with nbgrader's own preprocessors (:mod:`autograder.sanitize`);
-3. hands the sanitized notebooks and the assignment's non-notebook files to a runner
-   (:mod:`autograder.runners`: local threads or a Dask cluster), which executes them in the sandbox
-   (:mod:`autograder.sandbox`, :mod:`autograder.execute`) and sends back the executed notebooks;
+3. hands the sanitized notebooks, the assignment's non-notebook files and the names each answer cell
+   exports (from ``source/``) to a runner (:mod:`autograder.runners`: local threads or a Dask cluster),
+   which runs them with the judge (:mod:`autograder.grade.judge`: the student's cells and the tests in two
+   sandboxed kernels, :mod:`autograder.sandbox`) and sends back the executed notebooks;
 4. records them with nbgrader's own preprocessors (:mod:`autograder.record`): ``autograded/`` and the
    gradebook, written by this process only, so SQLite holds under any number of workers.
 
@@ -37,7 +38,6 @@ from autograder.runners import Executed, Job, Limits, Runner, dask_runner, local
 from autograder.schedule import STATE_FILE, longest_first, past_seconds
 
 __all__ = ["Course", "Limits", "StudentRow", "dask_runner", "grade", "grade_assignments", "local_runner"]
-TAMPERED = "tampered: "
 
 
 @dataclass
@@ -169,7 +169,17 @@ def _job(course: Course, assignment: str, student: str, files: dict[str, bytes],
             continue
         notebooks[name] = nbformat.writes(clean).encode("utf-8")
     others = {name: content for name, content in files.items() if not name.endswith(".ipynb")} | data
-    return Job(student, notebooks, others, limits, sandbox, assignment), reasons
+    return Job(student, notebooks, others, limits, sandbox, assignment, assignment_exports(course, assignment)), \
+        reasons
+
+
+def assignment_exports(course: Course, assignment: str) -> dict[str, dict[str, list[str]]]:
+    """notebook -> answer cell -> the names its solution in ``source/`` defines (what the grader kernel may read)."""
+    from autograder.grade.judge import exports_from_source
+
+    folder = course.root / "source" / assignment
+    return {path.name: exports_from_source(nbformat.read(path, as_version=4))
+            for path in sorted(folder.glob("*.ipynb"))}
 
 
 def _ask_for_review(course: Course, assignment: str, student: str, flags: list[str]) -> None:
@@ -178,8 +188,8 @@ def _ask_for_review(course: Course, assignment: str, student: str, flags: list[s
 
     with Gradebook(course.db_url) as gradebook:
         for notebook in gradebook.find_submission(assignment, student).notebooks:
-            if any(flag.startswith(f"{notebook.name}.ipynb ") or flag.startswith(TAMPERED) or
-                   not flag.split(" ", 1)[0].endswith(".ipynb") for flag in flags):
+            if any(flag.startswith(f"{notebook.name}.ipynb ") or not flag.split(" ", 1)[0].endswith(".ipynb")
+                   for flag in flags):
                 for grade in notebook.grades:
                     grade.needs_manual_grade = True
         gradebook.db.commit()
@@ -275,15 +285,14 @@ def grade_assignments(course: Course, assignments: dict[str, Iterable[str] | Non
             log(said)
     started = time.perf_counter()
     # A submission without a single usable notebook needs no kernel: it scores zero at once.
-    results = [Executed(job.student, {}, [], [], "", "", 0.0, job.assignment) for job in jobs if not job.notebooks]
+    results = [Executed(job.student, {}, [], "", "", 0.0, job.assignment) for job in jobs if not job.notebooks]
     queue = longest_first([job for job in jobs if job.notebooks], past_seconds(course.root, plans))
     for result in [*results, *runner(queue)]:
         plan = plans[result.assignment]
         row, job = plan.rows[result.student], plan.jobs[result.student]
         row.score, row.max_score = record(course.root, course.db_url, plan.assignment, result.student, result,
                                           list(plan.release), job.files)
-        row.reasons += result.problems + [TAMPERED + what for what in result.tampering]
-        row.flags += [TAMPERED + what for what in result.tampering]
+        row.reasons += result.problems
         if row.flags:
             _ask_for_review(course, plan.assignment, result.student, row.flags)
         row.seconds, row.sandbox = result.seconds, result.sandbox

@@ -159,8 +159,8 @@ weight initialization, activation functions, Batch Normalization and gradient cl
 ## On your own computer
 
 ```bash
-python -m venv .venv && . .venv/bin/activate   # Python 3.11 or 3.12
-pip install -e .                               # the course helpers, TensorFlow, JupyterLab, ipywidgets
+python -m venv .venv && . .venv/bin/activate   # Python 3.11 to 3.13
+pip install -e ".[lab]"                        # the course helpers, TensorFlow, JupyterLab, ipywidgets
 jupyter lab release/
 ```
 

@@ -1,22 +1,19 @@
-"""Step 2 of grading, anywhere (a local thread, a Dask worker): execute sanitized notebooks in the sandbox.
+"""Step 2 of grading, anywhere (a local thread, a Dask worker): run sanitized notebooks with the judge.
 
-A :class:`Job` is plain data: the student's sanitized notebooks, the assignment's non-notebook files,
-the limits and the sandbox mode; no gradebook, no ``source/``, no other student. :func:`execute_job`
-runs each notebook in a sandbox of its own (:mod:`autograder.sandbox`) under the wall-clock limit, the
-memory watchdog, a control group of its own (:mod:`autograder.cgroups`: memory and processes) and its
-disk cap (:func:`autograder.sandbox.space`), and sends back the executed notebooks as data
-(:class:`Executed`). A cap that stopped something is a problem on the row: "memory cap", "disk cap",
-"process cap", with the figures.
+A :class:`Job` is plain data: the student's sanitized notebooks, the assignment's non-notebook files, the
+names each answer cell exports, the limits and the sandbox mode; no gradebook, no ``source/``, no other
+student. :func:`execute_job` runs each notebook with the judge (:mod:`autograder.grade.judge`): the student's
+cells in one sandboxed kernel, the tests in another, each sandbox with its control group
+(:mod:`autograder.cgroups`: memory and processes) and its disk cap (:func:`autograder.sandbox.space`) under
+the memory watchdog, and sends back the executed notebooks as data (:class:`Executed`). A cap that stopped
+something is a problem on the row: "memory cap", "disk cap", "process cap", with the figures.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -57,6 +54,9 @@ class Job:
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "auto"  # "auto", "bwrap" or "none", resolved where the job runs
     assignment: str = ""  # which assignment the notebooks belong to (one run may grade several)
+    # notebook -> answer cell's grade_id -> the names the instructor's solution of it defines (the judge reads
+    # those from the student's kernel into the grader's: autograder.grade.judge.exports_from_source)
+    exports: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,7 +66,6 @@ class Executed:
     student: str
     notebooks: dict[str, bytes]  # file name -> the executed notebook
     problems: list[str]  # "timed out after 1200 s", "the kernel died in cell ex1-tests", ...
-    tampering: list[str]  # "input transformer added before ex1-tests"
     sandbox: str  # the sandbox used: "bwrap", or a sentence saying it was not sandboxed
     log: str
     seconds: float
@@ -74,53 +73,28 @@ class Executed:
 
 
 def execute_job(job: Job) -> Executed:
-    """Execute every notebook of ``job``, each in a fresh sandbox."""
+    """Run every notebook of ``job`` with the judge (:mod:`autograder.grade.judge`): each in two fresh sandboxes,
+    the student's kernel and the grader's, each with its own caps."""
+    from autograder.grade.judge import judge_notebook
+
     started = time.perf_counter()
     box = sandboxes.choose(job.sandbox)
-    executed, problems, tampering, logs, notes = {}, [], [], [], []
+    executed, problems, notes = {}, [], []
     for name, content in job.notebooks.items():
-        with sandboxes.space(job.limits.disk_mb, prefix=f"grade-{job.student}-") as space:
-            work, out = space.work, space.out
-            try:
-                for file_name, data in job.files.items():
-                    (work / file_name).parent.mkdir(parents=True, exist_ok=True)
-                    (work / file_name).write_bytes(data)
-                (work / name).write_bytes(content)
-            except OSError as error:
-                problems.append(f"{name}: not run: the notebook and the assignment's files do not fit in the "
-                                f"disk cap of {job.limits.disk_mb} MB ({error.strerror})")
-                continue
-            group, why = _group(job.limits)
-            notes += [note for note in _fallback_notes(job.limits, space, why) if note not in notes]
-            with tempfile.TemporaryFile() as result_file, sandboxes.user_id() as uid:
-                try:
-                    argv, options = sandboxes.command(box, work, out, [
-                        sandboxes.inside(box, work / name, work, out), "--result-fd", str(result_file.fileno()),
-                        "--cell-timeout", str(job.limits.cell_timeout)], uid=uid, space=space)
-                    log, limit_problems, disk = _run_limited(
-                        group.wrap(argv) if group else argv, options, job.limits, space=space, group=group,
-                        pass_fds=(result_file.fileno(),), name=name)
-                finally:
-                    if group is not None:
-                        group.remove()
-                result_file.seek(0)
-                raw = result_file.read()
-            logs.append(log)
-            problems += limit_problems
-            try:
-                result = json.loads(raw)
-            except ValueError:
-                if not limit_problems:
-                    problems.append(f"{name}: the executor sent no notebook back: {_last_line(log)}")
-                continue
-            nb = nbformat.from_dict(result["notebook"])
-            executed[name] = nbformat.writes(nb).encode("utf-8")
-            tampering += [f"{name}: {what}" for what in result.get("tampering", [])]
-            problems += _problems_in(name, nb)
-            if disk.full or _out_of_space(nb):
-                problems.append(disk.problem(name, space))
-    return Executed(job.student, executed, problems, tampering, "; ".join([box.note or box.kind, *notes]),
-                    "\n".join(logs), time.perf_counter() - started, job.assignment)
+        try:
+            judged = judge_notebook(content, job.files, job.exports.get(name, {}), box=box, limits=job.limits,
+                                    name=name)
+        except OSError as error:
+            if error.errno != 28:  # ENOSPC: the assignment's files do not fit in the disk cap
+                raise
+            problems.append(f"{name}: not run: the notebook and the assignment's files do not fit in the "
+                            f"disk cap of {job.limits.disk_mb} MB ({error.strerror})")
+            continue
+        executed[name] = nbformat.writes(judged.notebook).encode("utf-8")
+        problems += _problems_in(name, judged.notebook) + judged.problems
+        notes += [note for note in judged.notes if note not in notes]
+    return Executed(job.student, executed, list(dict.fromkeys(problems)), "; ".join([box.note or box.kind, *notes]),
+                    "", time.perf_counter() - started, job.assignment)
 
 
 def _group(limits: Limits) -> tuple[cgroups.Group | None, str]:
@@ -175,44 +149,7 @@ def _out_of_space(nb: nbformat.NotebookNode) -> bool:
                for cell in nb.cells for output in cell.get("outputs", []))
 
 
-def _last_line(log: str) -> str:
-    lines = [line for line in log.splitlines() if line.strip()]
-    return lines[-1][-300:] if lines else "no output"
-
-
 PROCESS_MARGIN = 64  # RLIMIT_NPROC above the pids cap, so the cap (which says so) is the one that stops
-
-
-def _run_limited(argv: list[str], options: dict, limits: Limits, *,
-                 space: sandboxes.Space | None = None,
-                 group: cgroups.Group | None = None, pass_fds: tuple[int, ...] = (),
-                 name: str = "") -> tuple[str, list[str], _Disk]:
-    """Run ``argv`` in its own session under the wall-clock limit, the memory watchdog and the caps."""
-    problems: list[str] = []
-    disk = _Disk()
-    processes = limits.processes + (PROCESS_MARGIN if group else 0)
-    with tempfile.TemporaryFile(mode="w+") as output:
-        process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                                   stdin=subprocess.DEVNULL, pass_fds=pass_fds,
-                                   preexec_fn=sandboxes.preexec(processes, limits.file_mb), **options)
-        stop = threading.Event()
-        watchdog = threading.Thread(target=_watch, daemon=True,
-                                    args=(process, limits, stop, problems, space, disk, name))
-        watchdog.start()
-        try:
-            process.wait(timeout=limits.timeout)
-        except subprocess.TimeoutExpired:
-            problems.append(f"timed out: grading took longer than {limits.timeout:g} s and was stopped")
-        finally:
-            stop.set()
-            watchdog.join()
-            _kill_tree(process)  # the sandbox's PID namespace takes every process with it
-        if space is not None:
-            disk.see(space)
-        if group is not None:
-            problems += _caps_reached(group, limits, name)
-        output.seek(0)
-        return output.read(), problems, disk
 
 
 def _caps_reached(group: cgroups.Group, limits: Limits, name: str) -> list[str]:
@@ -271,23 +208,6 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def _watch(process: subprocess.Popen, limits: Limits, stop: threading.Event, problems: list[str],
-           space: sandboxes.Space | None, disk: _Disk, name: str = "") -> None:
-    """Every 0.2 s: kill any process under ``process`` whose resident memory passes the memory cap, and
-    note how full the sandbox's space is (where no tmpfs caps the working folder, stop it when too full)."""
-    while not stop.wait(0.2):
-        if limits.memory_mb:
-            _kill_large(process.pid, limits.memory_mb, problems)
-        if space is None:
-            continue
-        disk.see(space)
-        if not space.mounted and disk.peak_mb > limits.disk_mb and not disk.stopped:
-            disk.stopped = True
-            problems.append(f"{name + ': ' if name else ''}disk cap: the working folder held {disk.peak_mb:.0f} MB "
-                            f"(cap {limits.disk_mb} MB) and the notebook was stopped")
-            _kill_tree(process)
 
 
 def _kill_large(pid: int, cap_mb: int, problems: list[str]) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 MODES = ("auto", "bwrap", "none")
 WORKDIR = "/home/student"  # the kernel's working directory inside the sandbox
-RESULT_DIR = "/grader"  # where the executor writes its result inside the sandbox
+RESULT_DIR = "/grader"  # the kernel's sockets (and the judge's, for the grader kernel) inside the sandbox
 PYTHON_DIR = "/opt/grader/python"  # the course's packages, read-only
 # As root, each running sandbox gets an unprivileged user id of its own, one that owns no file on the
 # machine: the process limit (RLIMIT_NPROC counts a user's processes) is then per sandbox.
@@ -197,7 +197,8 @@ def space(disk_mb: int, *, prefix: str = "grade-") -> Iterator[Space]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def bwrap_arguments(workdir: Path, resultdir: Path, *, as_uid: int | None, space: Space | None = None) -> list[str]:
+def bwrap_arguments(workdir: Path, resultdir: Path, *, as_uid: int | None, space: Space | None = None,
+                    packages: tuple[str, ...] = ("autograder", "course")) -> list[str]:
     """bubblewrap's command line: what is visible, read-only or writable, and the namespaces.
 
     With a mounted ``space``, ``/tmp`` and ``/dev/shm`` are its folders (one disk cap for all); with an
@@ -228,7 +229,8 @@ def bwrap_arguments(workdir: Path, resultdir: Path, *, as_uid: int | None, space
         if not str(root).startswith("/usr/"):
             args += ["--ro-bind", str(root), str(root)]
     for name, path in _packages().items():
-        args += ["--ro-bind", str(path), f"{PYTHON_DIR}/{name}"]
+        if name in packages:  # the student's kernel gets `course` only; the grader's kernel both
+            args += ["--ro-bind", str(path), f"{PYTHON_DIR}/{name}"]
     args += ["--bind", str(workdir), WORKDIR, "--bind", str(resultdir), RESULT_DIR, "--chdir", WORKDIR]
     # bwrap makes the folders above a mount point private to root (0700): make them traversable first
     destinations = [Path(args[i + 2]) for i, arg in enumerate(args)
@@ -335,37 +337,6 @@ def _processes_of(uid: int) -> int:
         except OSError:
             continue
     return count
-
-
-def command(sandbox: Sandbox, workdir: Path, resultdir: Path, executor_args: list[str],
-            uid: int | None = None, space: Space | None = None) -> tuple[list[str], dict]:
-    """argv and Popen keyword arguments that run ``python -m autograder.execute`` in ``sandbox``.
-
-    ``executor_args`` name files as the executor sees them: use :func:`inside` to translate paths.
-    ``uid`` comes from :func:`user_id` (held while the sandbox runs); ``space`` from :func:`space`
-    (``workdir`` and ``resultdir`` are its ``work`` and ``out``).
-    """
-    if sandbox.sandboxed:
-        _share(uid, workdir, resultdir)
-        argv = bwrap_arguments(workdir, resultdir, as_uid=uid, space=space)
-        argv += [sys.executable, "-m", "autograder.execute", *executor_args]
-        return argv, {"env": {}, "cwd": str(workdir)}
-    env = environment(python_path=os.pathsep.join(str(path.parent) for path in _packages().values()))
-    env["HOME"] = str(resultdir / "home")
-    env["MPLCONFIGDIR"] = str(resultdir / "matplotlib")
-    env["KERAS_HOME"] = str(resultdir / "keras")
-    env["XDG_CACHE_HOME"] = str(resultdir / "cache")
-    return [sys.executable, "-m", "autograder.execute", *executor_args], {"env": env, "cwd": str(workdir)}
-
-
-def inside(sandbox: Sandbox, path: Path, workdir: Path, resultdir: Path) -> str:
-    """``path`` (under ``workdir`` or ``resultdir``) as the executor sees it."""
-    if not sandbox.sandboxed:
-        return str(path)
-    for host, seen in ((workdir, WORKDIR), (resultdir, RESULT_DIR)):
-        if path.is_relative_to(host):
-            return f"{seen}/{path.relative_to(host).as_posix()}"
-    raise ValueError(f"{path} is not in the sandbox")
 
 
 def preexec(processes: int, file_mb: int) -> Callable[[], None]:

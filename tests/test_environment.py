@@ -20,7 +20,7 @@ from pip_section import pip_section  # noqa: E402
 def test_pip_section_is_what_make_installs():
     text = (ROOT / "environment.yml").read_text()
     entries = pip_section(text)
-    assert entries[-1] == ".[instructor]" and all("==" in entry for entry in entries[:-1]), entries
+    assert entries[-1] == ".[lab]" and all("==" in entry for entry in entries[:-1]), entries
     assert pip_section("dependencies:\n  - pip\n  - pip:\n      - a==1  # why\n      - .\nother: x\n") == ["a==1", "."]
 
 
@@ -33,18 +33,18 @@ PROJECT = tomllib.loads(PYPROJECT)["project"]
 
 
 def test_min_constraints_pin_every_dependency_to_its_lower_bound():
-    """Both sides: the student's dependencies and the instructor extra; a name on both takes the higher bound."""
+    """Both sides: the student's dependencies and the lab extra; a name on both takes the higher bound."""
     from packaging.requirements import Requirement
 
     requirements = [Requirement(spec) for spec in
-                    PROJECT["dependencies"] + PROJECT["optional-dependencies"]["instructor"]]
+                    PROJECT["dependencies"] + PROJECT["optional-dependencies"]["lab"]]
     constraints = dict(line.split("==") for line in min_constraints(PYPROJECT))
     assert set(constraints) == {requirement.name for requirement in requirements}
     for requirement in requirements:
         assert constraints[requirement.name] in requirement.specifier, \
             f"{requirement.name}=={constraints[requirement.name]} lies outside {requirement}"
     assert constraints["ipywidgets"] == "8.1"  # 7.7 for a student's notebook, 8.1 for JupyterLab 4
-    two_sides = '[project]\ndependencies = ["w>=7.7,<9"]\n[project.optional-dependencies]\ninstructor = ["w>=8.1"]\n'
+    two_sides = '[project]\ndependencies = ["w>=7.7,<9"]\n[project.optional-dependencies]\nlab = ["w>=8.1"]\n'
     assert min_constraints(two_sides) == ["w==8.1"] and min_constraints(two_sides, extras=()) == ["w==7.7"]
     assert lower_bound("keras>=3.12,<4") == ("keras", "3.12")
     assert lower_bound("psycopg[binary]>=3.1 ; python_version < '4'") == ("psycopg", "3.1")

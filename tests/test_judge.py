@@ -13,6 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder import notebooks
 from autograder import sandbox as sandboxes
 from autograder.grade.judge import exports_from_source, judge_notebook, role
+from autograder.runners import Limits
 from tests.tiny_course import GRADING_SANDBOX
 
 HIDDEN_INPUT = 917_331  # appears only in the hidden test
@@ -47,8 +48,8 @@ def judge(answer: str, *, cell_timeout: float = 60, memory_mb: int | None = 3072
     nb = notebook(answer, **kwargs)
     exports = exports_from_source(notebook(SOLUTION))
     box = sandboxes.choose(GRADING_SANDBOX)
-    judged = judge_notebook(nbformat.writes(nb).encode(), {}, exports, box=box, cell_timeout=cell_timeout,
-                            timeout=600, processes=1024, file_mb=1024, memory_mb=memory_mb)
+    limits = Limits(timeout=600, cell_timeout=cell_timeout, memory_mb=memory_mb)
+    judged = judge_notebook(nbformat.writes(nb).encode(), {}, exports, box=box, limits=limits)
     test_cell = next(cell for cell in judged.notebook.cells if notebooks.grade_id(cell) == "ex1-tests")
     errors = [output for output in test_cell.outputs if output.get("output_type") == "error"]
     return judged, test_cell, errors
@@ -208,3 +209,16 @@ def test_the_grader_kernel_and_the_judge_are_out_of_the_student_kernels_reach():
     assert all(str(path).startswith("/grader/kernel") for path in report["reached"]), report["reached"]
     assert set(report["signalled"]) <= set(report["pids"]), report
     assert len(report["pids"]) <= 3, report["pids"]  # bubblewrap's init and the kernel
+
+
+def test_what_the_function_does_to_its_arguments_is_done_to_the_graders():
+    """A test that checks an argument was left alone (notebook 04 does) can still fail."""
+    answer = ("def add(a, b):\n"
+              "    if isinstance(a, list):\n        a.append('x')\n        return None\n"
+              "    if hasattr(a, 'shape'):\n        a[0] = 99\n"
+              "    return a + b\n")
+    checks = ("x = np.zeros(2)\n_ = add(x, 1)\nassert x[0] == 99, 'the array was not changed back'\n"
+              "items = [1]\nadd(items, 0)\nassert items == [1, 'x'], 'the list was not changed back'\n"
+              "print('changed back')\n")
+    judged, test_cell, errors = judge(answer, extra_tests=checks)
+    assert not errors and "changed back" in str(test_cell.outputs), errors

@@ -124,7 +124,7 @@ def _environment_pins() -> dict[str, str]:
 
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
-    assert ".[instructor]" in pip_section, "environment.yml must install the course package itself, both sides"
+    assert ".[lab]" in pip_section, "environment.yml must install the course package itself, with JupyterLab"
     pins = {}
     for spec in pip_section:
         if not spec.startswith("."):
@@ -141,7 +141,7 @@ def test_environment_yml_pins_the_dependencies_of_pyproject_within_its_ranges():
 
     settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     project = [Requirement(spec) for spec in
-               settings["dependencies"] + settings["optional-dependencies"]["instructor"]]
+               settings["dependencies"] + settings["optional-dependencies"]["lab"]]
     pins = _environment_pins()
     assert sorted(pins) == sorted({requirement.name.lower() for requirement in project})
     outside = [f"{requirement.name}=={pins[requirement.name.lower()]} is not in {requirement.specifier}"

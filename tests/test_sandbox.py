@@ -1,7 +1,9 @@
 """Attacks on grading, each graded through ``grade`` on the tiny course, sandboxed as CI grades.
 
-Every attack must end with zero points for the exercise it tried to steal, or a tampering/flag reason
-on its row, and no feedback file may hold a line of a hidden test or solution. Where the attack is on
+Every attack must end with zero points for the exercise it tried to steal, or a reason or flag on its
+row, and no feedback file may hold a line of a hidden test or solution. The tests run in the grader's
+kernel, where no student code ran (autograder.grade.judge): an attack on the test machinery changes only
+the student's own kernel. Where the attack is on
 the sandbox itself (reading the course, the network, surviving the kernel), the same attack graded
 with ``--sandbox none`` shows it works there: the test would fail if the sandbox did nothing.
 """
@@ -60,6 +62,28 @@ for folder in pathlib.Path.cwd().parents:
         except OSError:
             pass
 '''
+# Issue 22's first attack: the kernel writes the executor's result file itself (a notebook whose test cells have no
+# error), then kills the executor so that its own write never happens. Before the judge, the grader read that file.
+FORGE_RESULT = '''\
+import json, os, signal
+def _cell(grade_id, points):
+    return {"cell_type": "code", "id": grade_id, "execution_count": 1, "outputs": [], "source": "pass",
+            "metadata": {"nbgrader": {"grade": True, "solution": False, "locked": True, "points": points,
+                                      "grade_id": grade_id, "schema_version": 3, "task": False}}}
+forged = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+          "cells": [_cell("ex1-tests", 2.0), _cell("ex2-tests", 3.0)]}
+for folder in ("/grader", os.getcwd(), "/tmp"):
+    try:
+        with open(os.path.join(folder, "result.json"), "w") as out:
+            json.dump({"notebook": forged, "tampering": [], "seconds": 1.0}, out)
+    except OSError:
+        pass
+for pid in (os.getppid(), -1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+'''
 DOUBLE_FORK = f'''\
 import os
 if os.fork() == 0:
@@ -99,6 +123,11 @@ def attacks(canary_path: Path, port: int) -> dict[str, dict[str, str]]:
         "thread-bomb": {"ex1-add": HONEST_ADD, "ex2-mean": "import threading, time\nfor _ in range(300):\n"
                         "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n" + HONEST_MEAN},
         "extra-file": {"ex1-add": "from helper import add", "ex2-mean": HONEST_MEAN},
+        "forges-result": {"ex1-add": _hidden(FORGE_RESULT) + "\ndef add(a, b):\n    return 0", "ex2-mean": HONEST_MEAN},
+        "lying-result": {"ex1-add": "class Equal:\n    def __eq__(self, other):\n        return True\n"
+                                    "def add(a, b):\n    return Equal()", "ex2-mean": HONEST_MEAN},
+        "never-returns": {"ex1-add": "import time\ndef add(a, b):\n    while True:\n        time.sleep(1)",
+                          "ex2-mean": HONEST_MEAN},
         "big-file": {"ex1-add": "open('/tmp/big', 'wb').write(b'x' * 100_000_000)\n" + HONEST_ADD,
                      "ex2-mean": HONEST_MEAN},
     }
@@ -108,10 +137,12 @@ def attacks(canary_path: Path, port: int) -> dict[str, dict[str, str]]:
 EXPECTED = {
     "honest": (5, []),
     "steals-solution": (3, []),  # nothing to steal in the sandbox: ex1 has no answer
-    "input-transformer": (0, ["tampered", "before ex1-tests"]),
-    "ast-transformer": (0, ["tampered", "ast transformer added before ex1-tests"]),
-    "pre-run-callback": (0, ["tampered", "event callback added"]),
-    "patches-builtins": (0, ["tampered", "module builtins changed (assertionerror)"]),
+    # the test machinery lives in the grader's kernel: what the student's kernel changes in its own reaches no
+    # test (each earns ex2's 3 points for its honest mean, nothing for ex1, whose cell defines no add)
+    "input-transformer": (0, []),  # its own later cells become `pass`: mean is never defined either
+    "ast-transformer": (3, []),
+    "pre-run-callback": (3, []),
+    "patches-builtins": (3, []),
     "prints-history": (5, []),
     "prints-notebooks": (5, []),
     "reads-canary": (3, []),  # the file is not there: the answer cell raises before defining add
@@ -120,6 +151,9 @@ EXPECTED = {
     "thread-bomb": (2, []),  # the process limit (150 here) stops it: ex2's cell raises
     "extra-file": (5, ["helper.py", "runs code built at run time"]),  # graded, and its helper.py flagged
     "big-file": (3, []),  # the file-size limit (20 MB here) stops it: ex1's cell raises
+    "forges-result": (3, []),  # no file of the student's is read: its add (returns 0) fails ex1
+    "lying-result": (3, []),  # an object that equals everything does not cross: ex1 fails with the reason
+    "never-returns": (3, ["did not finish within 30 s"]),  # stopped after the cell's time limit, the rest graded
 }
 
 
@@ -214,12 +248,6 @@ def test_each_attack_scores_what_it_earned_and_says_why(sandboxed, student):
         assert word in _text(row), f"{student}: {word!r} not in {row}"
 
 
-def test_honest_students_are_not_flagged_for_tampering(sandboxed):
-    _, rows, _, _, _ = sandboxed
-    for student in ("honest", "prints-history", "double-fork"):
-        assert not any("tampered" in reason for reason in rows[student].reasons), rows[student]
-
-
 def test_the_sandbox_cannot_read_the_course_or_reach_the_network(sandboxed):
     course, rows, canary, listener, _ = sandboxed
     autograded = (course.root / "autograded" / "reads-canary" / tiny.ASSIGNMENT / tiny.NOTEBOOK).read_text()
@@ -230,8 +258,8 @@ def test_the_sandbox_cannot_read_the_course_or_reach_the_network(sandboxed):
                                         / tiny.NOTEBOOK).read_text()
 
 
-def test_the_notebook_on_disk_does_not_hold_the_hidden_tests(sandboxed):
-    """The executor deletes the sanitized notebook (hidden tests included) before the student's code runs."""
+def test_the_student_kernel_holds_no_hidden_test(sandboxed):
+    """The sanitized notebook (hidden tests included) never reaches the student's sandbox, on disk or in memory."""
     course, _, _, _, _ = sandboxed
     nb = nbformat.read(course.root / "autograded" / "prints-notebooks" / tiny.ASSIGNMENT / tiny.NOTEBOOK, 4)
     printed = "".join(output.get("text", "") for cell in nb.cells for output in cell.get("outputs", []))
@@ -298,9 +326,12 @@ def test_without_the_sandbox_the_same_attacks_get_through(unsandboxed):
     assert canary in autograded
     assert listener.connections == 1
     assert all("NOT sandboxed" in row.sandbox for row in rows.values())
-    history = (course.root / "autograded" / "prints-history" / tiny.ASSIGNMENT / tiny.NOTEBOOK).read_text()
-    assert "add(-5, 5)" in history  # the instructor's copy keeps the printed history; feedback drops it
     assert rows["steals-solution"].score == 5  # the instructor's solution, found on disk and run
+    # the judge's separation holds without the sandbox: the student's kernel never received a test cell
+    nb = nbformat.read(course.root / "autograded" / "prints-history" / tiny.ASSIGNMENT / tiny.NOTEBOOK, 4)
+    printed = str([cell.get("outputs", []) for cell in nb.cells])
+    assert "print(In)" in printed or "mean" in printed  # it printed its history
+    assert "add(-5, 5)" not in printed and "mean([0.5])" not in printed
 
 
 def test_the_report_says_when_grading_was_not_sandboxed(unsandboxed, tmp_path):

@@ -37,7 +37,7 @@ def lower_bound(requirement: str) -> tuple[str, str]:
     return name, bounds[0]
 
 
-TESTED_EXTRAS = ("instructor",)  # the minimum-versions job installs the course directory's side too
+TESTED_EXTRAS = ("lab",)  # the minimum-versions job installs JupyterLab and nbgrader too
 
 
 def _release(version: str) -> list[int]:

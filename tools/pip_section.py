@@ -1,4 +1,4 @@
-"""Print environment.yml's pip section as a requirements file (the course package as ``-e .[instructor]``).
+"""Print environment.yml's pip section as a requirements file (the course package as ``-e .[lab]``).
 
 ``make`` installs the development environment from it, so every CI run installs the exact pins
 Binder builds, on a fresh machine, without conda. Standard library only: it runs before anything

@@ -23,7 +23,6 @@ import json
 import os
 import select
 import socket
-import tempfile
 import threading
 import time
 from contextlib import ExitStack
@@ -79,6 +78,7 @@ def role(cell: NotebookNode) -> str | None:
 class Judged:
     notebook: NotebookNode
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Side:
@@ -115,48 +115,59 @@ class Judge:
     """Runs one notebook; see the module's docstring."""
 
     def __init__(self, nb: NotebookNode, files: dict[str, bytes], exports: dict[str, list[str]], *,
-                 box: sandboxes.Sandbox, cell_timeout: float, timeout: float, processes: int, file_mb: int,
-                 memory_mb: int | None):
-        self.nb, self.files, self.exports, self.box, self.memory_mb = nb, files, exports, box, memory_mb
-        self.cell_timeout, self.timeout = cell_timeout, timeout
-        self.limits = sandboxes.preexec(processes, file_mb)
+                 box: sandboxes.Sandbox, limits, name: str = "notebook"):
+        self.nb, self.files, self.exports, self.box, self.limits, self.name = nb, files, exports, box, limits, name
+        self.cell_timeout, self.timeout = limits.cell_timeout, limits.timeout
         self.problems: list[str] = []
+        self.notes: list[str] = []  # where a cap is weaker than it should be (no control group, no tmpfs)
         self.server: socket.socket | None = None
         self.connection: socket.socket | None = None
 
     # --- the run ---------------------------------------------------------------------------------------
 
     def run(self) -> Judged:
-        with tempfile.TemporaryDirectory(prefix="judge-") as tmp, ExitStack() as stack:
-            folders = {name: Path(tmp, name) for name in ("student", "student-conn", "grader", "grader-conn")}
-            for folder in folders.values():
-                folder.mkdir()
-            for work in (folders["student"], folders["grader"]):
+        from autograder import runners
+
+        limits = self.limits
+        with ExitStack() as stack:
+            kernels = {}
+            for side in ("student", "grader"):
+                space = stack.enter_context(sandboxes.space(limits.disk_mb, prefix=f"judge-{side}-"))
                 for name, data in self.files.items():
-                    (work / name).parent.mkdir(parents=True, exist_ok=True)
-                    (work / name).write_bytes(data)
-            student_uid = stack.enter_context(sandboxes.user_id())
-            grader_uid = stack.enter_context(sandboxes.user_id())
-            student = Kernel(self.box, folders["student"], folders["student-conn"], uid=student_uid,
-                             limits_preexec=self.limits)
-            grader = Kernel(self.box, folders["grader"], folders["grader-conn"], uid=grader_uid,
-                            limits_preexec=self.limits)
-            stack.callback(student.stop)
-            stack.callback(grader.stop)
-            socket_path = folders["grader-conn"] / "judge.sock"
+                    (space.work / name).parent.mkdir(parents=True, exist_ok=True)
+                    (space.work / name).write_bytes(data)
+                group, why = runners._group(limits)
+                if group is not None:
+                    stack.callback(group.remove)
+                self.notes += [note for note in runners._fallback_notes(limits, space, why) if note not in self.notes]
+                processes = limits.processes + (runners.PROCESS_MARGIN if group else 0)
+                kernel = Kernel(self.box, space, uid=stack.enter_context(sandboxes.user_id()), group=group,
+                                limits_preexec=sandboxes.preexec(processes, limits.file_mb),
+                                packages=("course",) if side == "student" else ("autograder", "course"))
+                stack.callback(kernel.stop)
+                kernels[side] = kernel
+            student, grader = kernels["student"], kernels["grader"]
+            socket_path = grader.space.out / "judge.sock"
             inside = f"{sandboxes.RESULT_DIR}/judge.sock" if self.box.sandboxed else str(socket_path)
             self.student = _Side(student, [_student_setup()])
             self.grader = _Side(grader, [f"import autograder.grade.proxy as _judge_proxy\n"
                                          f"_judge_proxy.connect({inside!r})\n"])
+            watch = stack.enter_context(_Watch(list(kernels.values()), limits, self.problems, self.name))
             self.student.start(self.cell_timeout)
             grader.start()
-            self._listen(socket_path, grader_uid)
+            self._listen(socket_path, grader.uid)
             stack.callback(self._close)
             for code in self.grader.setup:
                 grader.run(code, timeout=self.cell_timeout, store_history=False, between=self._serve)
-            stack.enter_context(_memory_watch([student, grader], self.problems, self.memory_mb))
             self._run_cells()
-        return Judged(self.nb, self.problems)
+            watch.close()
+            for kernel in kernels.values():
+                if kernel.group is not None:
+                    self.problems += runners._caps_reached(kernel.group, limits, self.name)
+                disk = watch.disks[id(kernel)]
+                if disk.full or runners._out_of_space(self.nb):
+                    self.problems.append(disk.problem(self.name, kernel.space))
+        return Judged(self.nb, list(dict.fromkeys(self.problems)), self.notes)
 
     def _run_cells(self) -> None:
         started = time.monotonic()
@@ -205,15 +216,11 @@ class Judge:
 
     def _after(self, side: _Side, code: str, label: str, outputs: list[NotebookNode], *,
                record: bool = True) -> list[NotebookNode]:
+        # the row's words for a cell that killed its kernel or ran out of time come from its error output
         failed = {output.get("ename") for output in outputs if output.get("output_type") == "error"}
         if KERNEL_DIED in failed or not side.kernel.alive():
-            which = "student's" if side is self.student else "grader's"
-            self.problems.append(f"the {which} kernel died in cell {label}" if KERNEL_DIED in failed
-                                 else f"cell {label} timed out")
             side.revive(self.cell_timeout)  # the cells before this one, not this one
             return outputs
-        if TIMED_OUT in failed:
-            self.problems.append(f"cell {label} timed out")
         if record:
             side.history.append(code)
         return outputs
@@ -272,8 +279,11 @@ class Judge:
             self.student.revive(self.cell_timeout)
             reason = "stopped the kernel (it crashed or passed the memory cap)" if KERNEL_DIED in errors \
                 else f"did not finish within {self.cell_timeout:g} s"
+            self.problems.append(f"{self.name}: {what}: the student's code {reason}")
             return _failed(f"{what}: the student's code {reason}")
         if TIMED_OUT in errors:
+            self.problems.append(f"{self.name}: {what}: the student's code did not finish within "
+                                 f"{self.cell_timeout:g} s")
             return _failed(f"{what}: the student's code did not finish within {self.cell_timeout:g} s")
         answers = [output for output in outputs if output.get("output_type") == "display_data"
                    and student_side.MIME in output.get("data", {})]
@@ -289,47 +299,52 @@ def _failed(sentence: str) -> bytes:
     return codec.to_bytes(codec.encode({"failed": sentence}))
 
 
-class _memory_watch:
-    """The memory watchdog over both kernels' process trees (a kernel may be replaced during the run)."""
+class _Watch:
+    """Every 0.2 s, for each kernel: stop a process past the memory cap; see how full its space is (and where no
+    tmpfs caps it, stop the kernel when its folders pass the disk cap)."""
 
-    def __init__(self, kernels: list[Kernel], problems: list[str], cap_mb: int | None):
-        self.kernels, self.problems, self.cap_mb = kernels, problems, cap_mb
+    def __init__(self, kernels: list[Kernel], limits, problems: list[str], name: str):
+        from autograder import runners
+
+        self.kernels, self.limits, self.problems, self.name = kernels, limits, problems, name
+        self.disks = {id(kernel): runners._Disk() for kernel in kernels}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        from autograder.runners import _descendants, _rss_mb
+        from autograder import runners
 
         while not self.stop.wait(0.2):
             for kernel in self.kernels:
-                process = kernel.process
+                process, disk = kernel.process, self.disks[id(kernel)]
                 if process is None:
                     continue
-                for pid in _descendants(process.pid):
-                    rss = _rss_mb(pid)
-                    if rss > self.cap_mb:
-                        try:
-                            os.kill(pid, 9)
-                        except ProcessLookupError:
-                            continue
-                        self.problems.append(f"memory cap: a kernel used {rss:.0f} MB (cap {self.cap_mb} MB) "
-                                             "and was stopped")
+                if self.limits.memory_mb:
+                    runners._kill_large(process.pid, self.limits.memory_mb, self.problems)
+                disk.see(kernel.space)
+                if not kernel.space.mounted and disk.peak_mb > self.limits.disk_mb and not disk.stopped:
+                    disk.stopped = True
+                    self.problems.append(f"{self.name}: disk cap: the working folder held {disk.peak_mb:.0f} MB "
+                                         f"(cap {self.limits.disk_mb} MB) and the kernel was stopped")
+                    runners._kill_tree(process)
 
     def __enter__(self):
-        if self.cap_mb:
-            self.thread.start()
+        self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
         self.stop.set()
         if self.thread.is_alive():
             self.thread.join()
+        for kernel in self.kernels:
+            self.disks[id(kernel)].see(kernel.space)
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def judge_notebook(content: bytes, files: dict[str, bytes], exports: dict[str, list[str]], *,
-                   box: sandboxes.Sandbox, cell_timeout: float, timeout: float, processes: int,
-                   file_mb: int, memory_mb: int | None) -> Judged:
-    """Run a sanitized notebook (bytes) with the judge; the executed notebook and the problems seen."""
+                   box: sandboxes.Sandbox, limits, name: str = "notebook") -> Judged:
+    """Run a sanitized notebook (bytes) with the judge; the executed notebook, the problems seen, the notes."""
     nb = nbformat.reads(content.decode("utf-8"), as_version=4)
-    return Judge(nb, files, exports, box=box, cell_timeout=cell_timeout, timeout=timeout, processes=processes,
-                 file_mb=file_mb, memory_mb=memory_mb).run()
+    return Judge(nb, files, exports, box=box, limits=limits, name=name).run()

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
@@ -30,19 +29,21 @@ KERNEL_DIED = "KernelDied"
 TIMED_OUT = "CellTimeoutError"
 
 
-def kernel_command(box: sandboxes.Sandbox, workdir: Path, conndir: Path, argv_tail: list[str], *,
-                   uid: int | None) -> tuple[list[str], dict]:
-    """argv and Popen keywords that run a kernel in ``box``: ``workdir`` as its working folder, ``conndir`` for
-    its sockets (``/grader`` inside bubblewrap)."""
+def kernel_command(box: sandboxes.Sandbox, space: sandboxes.Space, argv_tail: list[str], *,
+                   uid: int | None, packages: tuple[str, ...]) -> tuple[list[str], dict]:
+    """argv and Popen keywords that run a kernel in ``box``: ``space.work`` as its working folder, ``space.out``
+    for its sockets (``/grader`` inside bubblewrap), ``space``'s tmp and shm as ``/tmp`` and ``/dev/shm``."""
     if box.sandboxed:
-        sandboxes._share(uid, workdir, conndir)
-        return sandboxes.bwrap_arguments(workdir, conndir, as_uid=uid) + argv_tail, {"env": {}, "cwd": str(workdir)}
+        sandboxes._share(uid, space.work, space.out)
+        argv = sandboxes.bwrap_arguments(space.work, space.out, as_uid=uid, space=space, packages=packages)
+        argv += argv_tail
+        return argv, {"env": {}, "cwd": str(space.work)}
     env = sandboxes.environment(python_path=os.pathsep.join(
-        str(path.parent) for path in sandboxes._packages().values()))
+        str(path.parent) for name, path in sandboxes._packages().items() if name in packages))
     for name, folder in (("HOME", "home"), ("MPLCONFIGDIR", "matplotlib"), ("KERAS_HOME", "keras"),
                          ("XDG_CACHE_HOME", "cache")):
-        env[name] = str(conndir / folder)
-    return argv_tail, {"env": env, "cwd": str(workdir)}
+        env[name] = str(space.out / folder)
+    return argv_tail, {"env": env, "cwd": str(space.work)}
 
 
 def kill_tree(process: subprocess.Popen) -> None:
@@ -57,11 +58,14 @@ def error_output(ename: str, message: str) -> NotebookNode:
 
 
 class Kernel:
-    """A sandboxed kernel working in ``workdir``, its sockets in ``conndir`` (both folders of the judge's)."""
+    """A sandboxed kernel in ``space`` (its working folder, its sockets' folder, its /tmp and /dev/shm), in the
+    control ``group`` when there is one (the group outlives a restart: the caps hold for the whole notebook)."""
 
-    def __init__(self, box: sandboxes.Sandbox, workdir: Path, conndir: Path, *, uid: int | None,
-                 limits_preexec: Callable[[], None] | None = None):
-        self.box, self.workdir, self.conndir, self.uid = box, workdir, conndir, uid
+    def __init__(self, box: sandboxes.Sandbox, space: sandboxes.Space, *, uid: int | None,
+                 group=None, limits_preexec: Callable[[], None] | None = None,
+                 packages: tuple[str, ...] = ("autograder", "course")):
+        self.box, self.space, self.uid, self.group, self.packages = box, space, uid, group, packages
+        self.workdir, self.conndir = space.work, space.out
         self.limits_preexec = limits_preexec
         self.process: subprocess.Popen | None = None
         self.client: BlockingKernelClient | None = None
@@ -79,7 +83,9 @@ class Kernel:
         info = json.loads(connection.read_text())
         argv_tail = [sys.executable, "-m", "ipykernel_launcher", "-f", f"{inside}/kernel.json",
                      "--HistoryManager.hist_file=:memory:", "--IPKernelApp.parent_handle=0"]
-        argv, options = kernel_command(self.box, self.workdir, self.conndir, argv_tail, uid=self.uid)
+        argv, options = kernel_command(self.box, self.space, argv_tail, uid=self.uid, packages=self.packages)
+        if self.group is not None:
+            argv = self.group.wrap(argv)
         self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, preexec_fn=self.limits_preexec, **options)
         info["ip"] = str(self.conndir / "kernel")  # the same sockets, as the judge sees them
