@@ -86,9 +86,13 @@ def execute_job(job: Job) -> Executed:
                                     name=name)
         except OSError as error:
             if error.errno != 28:  # ENOSPC: the assignment's files do not fit in the disk cap
-                raise
+                problems.append(f"{name}: not graded: the judge could not run it ({error})")
+                continue
             problems.append(f"{name}: not run: the notebook and the assignment's files do not fit in the "
                             f"disk cap of {job.limits.disk_mb} MB ({error.strerror})")
+            continue
+        except Exception as error:  # a kernel that would not start, a sandbox that failed: a reason, never a grade
+            problems.append(f"{name}: not graded: the judge could not run it ({type(error).__name__}: {error})")
             continue
         executed[name] = nbformat.writes(judged.notebook).encode("utf-8")
         problems += _problems_in(name, judged.notebook) + judged.problems

@@ -222,3 +222,19 @@ def test_what_the_function_does_to_its_arguments_is_done_to_the_graders():
               "print('changed back')\n")
     judged, test_cell, errors = judge(answer, extra_tests=checks)
     assert not errors and "changed back" in str(test_cell.outputs), errors
+
+
+def test_a_judge_that_fails_is_a_reason_on_the_row_never_a_grade(monkeypatch):
+    from autograder import runners
+    from autograder.grade import judge as judges
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the kernel did not start: bwrap: setting up uid map: Permission denied")
+
+    monkeypatch.setattr(judges, "judge_notebook", broken)
+    job = runners.Job("someone", {"nb.ipynb": nbformat.writes(notebook(SOLUTION)).encode()}, {},
+                      Limits(), "none", "99_tiny")
+    executed = runners.execute_job(job)
+    assert executed.notebooks == {}
+    assert executed.problems == ["nb.ipynb: not graded: the judge could not run it (RuntimeError: the kernel did "
+                                 "not start: bwrap: setting up uid map: Permission denied)"]
