@@ -26,7 +26,7 @@ def configured_db_url(course: Path) -> str:
     """The gradebook nbgrader uses in ``course`` (its config's ``CourseDirectory.db_url``)."""
     from nbgrader.coursedir import CourseDirectory
 
-    from autograder.sanitize import course_config
+    from autograder.grade.sanitize import course_config
 
     course = Path(course).resolve()
     return CourseDirectory(config=course_config(course), root=str(course)).db_url

@@ -4,18 +4,18 @@ The coordinator (this module, the ``grade`` process) is the only one that sees t
 ``source/``. For each student it
 
 1. reads and repairs the submission and scans it (:mod:`autograder.repair`, :mod:`autograder.integrity`);
-2. sanitizes each notebook with nbgrader's own preprocessors (:mod:`autograder.sanitize`);
+2. sanitizes each notebook with nbgrader's own preprocessors (:mod:`autograder.grade.sanitize`);
 3. hands the sanitized notebooks, the assignment's non-notebook files and the names each answer cell
-   exports (from ``source/``) to a runner (:mod:`autograder.runners`: local threads or a Dask cluster),
+   exports (from ``source/``) to a runner (:mod:`autograder.grade.runners`: local threads or a Dask cluster),
    which runs them with the judge (:mod:`autograder.grade.judge`: the student's cells and the tests in two
-   sandboxed kernels, :mod:`autograder.sandbox`) and sends back the executed notebooks;
-4. records them with nbgrader's own preprocessors (:mod:`autograder.record`): ``autograded/`` and the
+   sandboxed kernels, :mod:`autograder.grade.sandbox`) and sends back the executed notebooks;
+4. records them with nbgrader's own preprocessors (:mod:`autograder.grade.record`): ``autograded/`` and the
    gradebook, written by this process only, so SQLite holds under any number of workers.
 
 ``submitted/`` is only read. A student whose submission has not changed since it was last graded is
 skipped (``force`` regrades): an interrupted run resumes where it stopped. One run may grade several
 assignments (:func:`grade_assignments`): their jobs share one queue, longest first
-(:mod:`autograder.schedule`).
+(:mod:`autograder.grade.schedule`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import REPO_ROOT, sanitize
+from autograder import REPO_ROOT
 from autograder.backup import backup_gradebook
-from autograder.record import record
-from autograder.runners import Executed, Job, Limits, Runner, dask_runner, local_runner
-from autograder.schedule import STATE_FILE, longest_first, past_seconds
+from autograder.grade import sanitize
+from autograder.grade.record import record
+from autograder.grade.runners import Executed, Job, Limits, Runner, dask_runner, local_runner
+from autograder.grade.schedule import STATE_FILE, longest_first, past_seconds
 
 __all__ = ["Course", "Limits", "StudentRow", "dask_runner", "grade", "grade_assignments", "local_runner"]
 
@@ -269,7 +270,7 @@ def grade_assignments(course: Course, assignments: dict[str, Iterable[str] | Non
                       sandbox: str = "auto", log: Callable[[str], None] = print) -> dict[str, list[StudentRow]]:
     """Grade several assignments in one run: ``{assignment: students or None (everyone submitted)}``.
 
-    Every job of every assignment goes into one queue, longest first (:mod:`autograder.schedule`), so
+    Every job of every assignment goes into one queue, longest first (:mod:`autograder.grade.schedule`), so
     no worker idles while another finishes a long notebook. Before it rewrites a grade the gradebook already
     holds, a dated copy of the gradebook is kept (:mod:`autograder.backup`). Returns each assignment's rows,
     in order.

@@ -48,8 +48,6 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import cgroups, notebooks  # noqa: E402
-from autograder import sandbox as sandbox_module  # noqa: E402
 from autograder.coursedir import (  # noqa: E402
     nbgrader,
     nbgrader_environment,
@@ -59,6 +57,8 @@ from autograder.coursedir import (  # noqa: E402
     submit,
     totals,
 )
+from autograder.grade import cgroups, notebooks  # noqa: E402
+from autograder.grade import sandbox as sandbox_module  # noqa: E402
 from autograder.grading import Course, dask_runner, grade, grade_assignments, local_runner  # noqa: E402
 
 COURSE_SECONDS, CLASS_SECONDS_PER_STUDENT = 180.0, 90.0  # the budgets of issue 15

@@ -11,9 +11,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import notebooks
-from autograder import sandbox as sandboxes
+from autograder.grade import sandbox as sandboxes
 from autograder.grade.judge import exports_from_source, judge_notebook, role
-from autograder.runners import Limits
+from autograder.grade.runners import Limits
 from tests.tiny_course import GRADING_SANDBOX
 
 HIDDEN_INPUT = 917_331  # appears only in the hidden test
@@ -225,8 +225,8 @@ def test_what_the_function_does_to_its_arguments_is_done_to_the_graders():
 
 
 def test_a_judge_that_fails_is_a_reason_on_the_row_never_a_grade(monkeypatch):
-    from autograder import runners
     from autograder.grade import judge as judges
+    from autograder.grade import runners
 
     def broken(*args, **kwargs):
         raise RuntimeError("the kernel did not start: bwrap: setting up uid map: Permission denied")

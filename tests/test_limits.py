@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cgroups
-from autograder import sandbox as sandboxes
+from autograder.grade import cgroups
+from autograder.grade import sandbox as sandboxes
 from autograder.grading import Course, Limits, grade, local_runner
 from tests import tiny_course as tiny
 

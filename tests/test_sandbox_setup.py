@@ -10,7 +10,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import REPO_ROOT, sandbox
+from autograder import REPO_ROOT
+from autograder.grade import sandbox
 from autograder.grading import Course, Limits, grade, local_runner
 from tests import tiny_course as tiny
 

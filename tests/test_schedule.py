@@ -12,9 +12,9 @@ import nbformat
 import pytest
 
 from autograder.coursedir import nbgrader
+from autograder.grade.runners import Job
+from autograder.grade.schedule import STATE_FILE, expected_seconds, longest_first, past_seconds
 from autograder.grading import Course, grade_assignments, local_runner
-from autograder.runners import Job
-from autograder.schedule import STATE_FILE, expected_seconds, longest_first, past_seconds
 from tests import tiny_course as tiny
 
 SECOND = "98_tiny"  # a copy of the tiny assignment under another name: the run's second assignment

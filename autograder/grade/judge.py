@@ -33,8 +33,8 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder import notebooks
-from autograder import sandbox as sandboxes
 from autograder.grade import channel, codec, student_side
+from autograder.grade import sandbox as sandboxes
 from autograder.grade.kernels import KERNEL_DIED, TIMED_OUT, Kernel, error_output
 
 STUDENT, GRADER, BOTH = "student", "grader", "both"
@@ -126,7 +126,7 @@ class Judge:
     # --- the run ---------------------------------------------------------------------------------------
 
     def run(self) -> Judged:
-        from autograder import runners
+        from autograder.grade import runners
 
         limits = self.limits
         with ExitStack() as stack:
@@ -304,7 +304,7 @@ class _Watch:
     tmpfs caps it, stop the kernel when its folders pass the disk cap)."""
 
     def __init__(self, kernels: list[Kernel], limits, problems: list[str], name: str):
-        from autograder import runners
+        from autograder.grade import runners
 
         self.kernels, self.limits, self.problems, self.name = kernels, limits, problems, name
         self.disks = {id(kernel): runners._Disk() for kernel in kernels}
@@ -312,7 +312,7 @@ class _Watch:
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        from autograder import runners
+        from autograder.grade import runners
 
         while not self.stop.wait(0.2):
             for kernel in self.kernels:

@@ -1,6 +1,6 @@
 """One Jupyter kernel in a sandbox of its own, driven by the judge: start, run code, collect outputs, interrupt.
 
-The kernel is ``python -m ipykernel_launcher`` inside bubblewrap (:mod:`autograder.sandbox`), as a user id of
+The kernel is ``python -m ipykernel_launcher`` inside bubblewrap (:mod:`autograder.grade.sandbox`), as a user id of
 its own when grading runs as root, with no network: it talks to the judge over ZMQ's ``ipc`` transport, Unix
 sockets in a folder that only its own sandbox and the judge see. Outputs are collected as nbformat outputs, as
 nbclient would write them; a cell that runs past its time limit is interrupted (``CellTimeoutError``), one whose
@@ -23,7 +23,7 @@ from jupyter_client.connect import write_connection_file
 from nbformat import NotebookNode
 from nbformat.v4 import output_from_msg
 
-from autograder import sandbox as sandboxes
+from autograder.grade import sandbox as sandboxes
 
 KERNEL_DIED = "KernelDied"
 TIMED_OUT = "CellTimeoutError"
@@ -48,7 +48,7 @@ def kernel_command(box: sandboxes.Sandbox, space: sandboxes.Space, argv_tail: li
 
 def kill_tree(process: subprocess.Popen) -> None:
     """Kill a kernel's sandbox and everything in it (its PID namespace dies with it), then reap it."""
-    from autograder.runners import _kill_tree
+    from autograder.grade.runners import _kill_tree
 
     _kill_tree(process)
 

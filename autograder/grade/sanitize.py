@@ -3,7 +3,7 @@
 ``ClearOutput``, ``DeduplicateGradeIds``, ``OverwriteKernelspec``, ``OverwriteCells`` (the test cells
 put back as the instructor wrote them, hidden tests included) and ``CheckCellMetadata``: the steps
 ``nbgrader autograde`` runs before executing, as the course's ``nbgrader_config.py`` configures them.
-Only the sanitized notebook leaves this process, for the sandbox (:mod:`autograder.runners`).
+Only the sanitized notebook leaves this process, for the sandbox (:mod:`autograder.grade.runners`).
 """
 
 from __future__ import annotations

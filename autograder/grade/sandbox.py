@@ -11,7 +11,7 @@ Inside a bubblewrap sandbox the student's code sees:
   process it starts dies with it), its own IPC and UTS namespaces;
 - an environment made from an allow-list (no instructor variables, tokens or secrets);
 - limits on processes and file size (RLIMIT_NPROC, RLIMIT_FSIZE) next to the memory watchdog and the
-  control groups of :mod:`autograder.cgroups` (set up by the runner);
+  control groups of :mod:`autograder.grade.cgroups` (set up by the runner);
 - one disk cap for everything it can write (:func:`space`): as root, the working folder, ``/tmp``,
   ``/dev/shm`` and ``/grader`` are folders of one tmpfs of its own, capped in size and in files;
   elsewhere ``/tmp`` and ``/dev/shm`` are each a tmpfs capped in size, and the working folder is watched;

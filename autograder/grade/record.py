@@ -14,8 +14,8 @@ import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.utils import parse_utc
 
-from autograder import sanitize
-from autograder.runners import Executed
+from autograder.grade import sanitize
+from autograder.grade.runners import Executed
 
 
 def record(root: Path, db_url: str, assignment: str, student: str, executed: Executed,

@@ -4,7 +4,7 @@ A :class:`Job` is plain data: the student's sanitized notebooks, the assignment'
 names each answer cell exports, the limits and the sandbox mode; no gradebook, no ``source/``, no other
 student. :func:`execute_job` runs each notebook with the judge (:mod:`autograder.grade.judge`): the student's
 cells in one sandboxed kernel, the tests in another, each sandbox with its control group
-(:mod:`autograder.cgroups`: memory and processes) and its disk cap (:func:`autograder.sandbox.space`) under
+(:mod:`autograder.grade.cgroups`: memory and processes) and its disk cap (:func:`autograder.grade.sandbox.space`) under
 the memory watchdog, and sends back the executed notebooks as data (:class:`Executed`). A cap that stopped
 something is a problem on the row: "memory cap", "disk cap", "process cap", with the figures.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import cgroups
-from autograder import sandbox as sandboxes
+from autograder.grade import cgroups
+from autograder.grade import sandbox as sandboxes
 from autograder.preprocessors import KERNEL_DIED
 
 DEFAULT_TIMEOUT = 1200.0  # seconds for a whole notebook (backstop; cells have their own limit)

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Iterable
 from pathlib import Path
 
-from autograder.runners import Job
+from autograder.grade.runners import Job
 
 STATE_FILE = ".autograder.json"  # in autograded/<student>/<assignment>/: what was graded, and how it went
 
