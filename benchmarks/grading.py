@@ -48,6 +48,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autograder import notebooks  # noqa: E402
 from autograder.coursedir import (  # noqa: E402
     nbgrader,
     nbgrader_environment,
@@ -57,7 +58,7 @@ from autograder.coursedir import (  # noqa: E402
     submit,
     totals,
 )
-from autograder.grade import cgroups, notebooks  # noqa: E402
+from autograder.grade import cgroups  # noqa: E402
 from autograder.grade import sandbox as sandbox_module  # noqa: E402
 from autograder.grading import Course, dask_runner, grade, grade_assignments, local_runner  # noqa: E402
 
