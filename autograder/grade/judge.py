@@ -210,7 +210,7 @@ class Judge:
             student_done = on_student.step(0.01)
             grader_done = on_grader.step(0.01)
             if student_done:
-                self._serve()
+                on_grader.deadline += self._serve()
         self._after(self.grader, code, label, on_grader.outputs)
         return self._after(self.student, code, label, on_student.outputs)
 
@@ -241,26 +241,28 @@ class Judge:
             if sock is not None:
                 sock.close()
 
-    def _serve(self) -> None:
-        """Answer every request the grader kernel has sent (called while the judge waits on it)."""
+    def _serve(self) -> float:
+        """Answer a request the grader kernel has sent (called while the judge waits on it); the seconds spent."""
         readable, _, _ = select.select([self.server] + ([self.connection] if self.connection else []), [], [], 0)
         if self.server in readable:
             connection, _ = self.server.accept()
             connection.setblocking(True)
             if self.connection is not None:
-                self.connection.close()  # the grader kernel was restarted: its new connection replaces the old
+                self.connection.close()  # a new connection (a restarted or interrupted grader) replaces the old
             self.connection = connection
-            return
+            return 0.0
         if self.connection is None or self.connection not in readable:
-            return
+            return 0.0
+        started = time.monotonic()
         try:
             envelope = json.loads(channel.receive(self.connection, max_bytes=1 << 16))
             body = channel.receive(self.connection)
-        except (ConnectionError, ValueError, codec.Refused):
+            answer = self._answer(envelope, body)
+            channel.send(self.connection, answer)
+        except (OSError, ValueError, codec.Refused):  # the grader kernel hung up (interrupted while it waited)
             self.connection.close()
             self.connection = None
-            return
-        channel.send(self.connection, self._answer(envelope, body))
+        return time.monotonic() - started
 
     def _answer(self, envelope: dict, body: bytes) -> bytes:
         """The student kernel's answer to one request, as an opaque codec message (never decoded here)."""

@@ -136,12 +136,13 @@ class Kernel:
             store_history: bool = True) -> list[NotebookNode]:
         """Run ``code``; its outputs (an error output when it timed out or killed the kernel).
 
-        ``between`` is called while waiting (the judge serves the grader kernel's requests there).
+        ``between`` is called while waiting (the judge serves the grader kernel's requests there); the seconds it
+        returns (spent running the student's code) extend this cell's time limit: each call has its own.
         """
         execution = self.submit(code, timeout=timeout, store_history=store_history)
         while not execution.step():
             if between is not None:
-                between()
+                execution.deadline += between() or 0.0  # time spent in the other kernel is not this cell's
         return execution.outputs
 
 

@@ -24,22 +24,37 @@ import numpy as np
 from autograder.grade import channel, codec
 
 _connection: socket.socket | None = None
+_path: str | None = None
 
 
 def connect(path: str) -> None:
     """Open the channel to the judge (a Unix socket it listens on)."""
-    global _connection
+    global _connection, _path
+    _path = path
     _connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     _connection.connect(path)
 
 
 def _ask(envelope: dict, body: bytes, callback: Callable[[int], Callable]) -> dict:
-    """Send a request (a small JSON envelope the judge reads, a body it passes on); the decoded answer."""
+    """Send a request (a small JSON envelope the judge reads, a body it passes on); the decoded answer.
+
+    A request interrupted while it waits (the cell's time limit) leaves an answer on its way: the connection is
+    dropped, and the next request opens a fresh one, so no answer is ever read for the wrong request.
+    """
+    global _connection
     if _connection is None:
-        raise RuntimeError("the judge's channel is not open")
-    channel.send(_connection, json.dumps(envelope).encode())
-    channel.send(_connection, body)
-    answer = codec.decode(codec.from_bytes(channel.receive(_connection)), callback=callback)
+        if _path is None:
+            raise RuntimeError("the judge's channel is not open")
+        connect(_path)
+    try:
+        channel.send(_connection, json.dumps(envelope).encode())
+        channel.send(_connection, body)
+        message = channel.receive(_connection)
+    except BaseException:
+        _connection.close()
+        _connection = None
+        raise
+    answer = codec.decode(codec.from_bytes(message), callback=callback)
     if type(answer) is not dict:
         raise AssertionError("the answer from the student's kernel is not in the grader's format")
     return answer
