@@ -156,7 +156,7 @@ def prepare_submission(folder: Path, release: dict[str, nbformat.NotebookNode],
 
 
 def _job(course: Course, assignment: str, student: str, files: dict[str, bytes], data: dict[str, bytes],
-         limits: Limits, sandbox: str) -> tuple[Job, list[str]]:
+         limits: Limits, sandbox: str, exports: dict[str, dict[str, list[str]]]) -> tuple[Job, list[str]]:
     """The sanitized notebooks and the non-notebook files (the source's data wins over a student's copy)."""
     notebooks, reasons = {}, []
     for name, content in files.items():
@@ -170,8 +170,7 @@ def _job(course: Course, assignment: str, student: str, files: dict[str, bytes],
             continue
         notebooks[name] = nbformat.writes(clean).encode("utf-8")
     others = {name: content for name, content in files.items() if not name.endswith(".ipynb")} | data
-    return Job(student, notebooks, others, limits, sandbox, assignment, assignment_exports(course, assignment)), \
-        reasons
+    return Job(student, notebooks, others, limits, sandbox, assignment, exports), reasons
 
 
 def assignment_exports(course: Course, assignment: str) -> dict[str, dict[str, list[str]]]:
@@ -236,6 +235,7 @@ def _plan(course: Course, assignment: str, students: Iterable[str] | None, limit
     plan = _Plan(assignment, release, sorted(students) if students is not None else course.submitted(assignment))
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         data = prepare_assignment(course, assignment, Path(scratch))
+    exports = assignment_exports(course, assignment)
     for student in plan.names:
         folder = course.root / "submitted" / student / assignment
         if not folder.is_dir():
@@ -249,7 +249,7 @@ def _plan(course: Course, assignment: str, students: Iterable[str] | None, limit
             row.status, row.score, row.max_score = "unchanged", state["score"], state["max_score"]
             row.reasons, row.sandbox = state.get("reasons", reasons), state.get("sandbox", "")
             continue
-        job, more_reasons = _job(course, assignment, student, files, data, limits, sandbox)
+        job, more_reasons = _job(course, assignment, student, files, data, limits, sandbox, exports)
         row.reasons += more_reasons
         plan.graded_files[student] = files
         plan.jobs[student] = job

@@ -238,3 +238,19 @@ def test_a_judge_that_fails_is_a_reason_on_the_row_never_a_grade(monkeypatch):
     assert executed.notebooks == {}
     assert executed.problems == ["nb.ipynb: not graded: the judge could not run it (RuntimeError: the kernel did "
                                  "not start: bwrap: setting up uid map: Permission denied)"]
+
+
+def test_a_grader_kernel_that_dies_is_revived_with_the_students_names_bound_again():
+    """Its replay calls the student's kernel again (define), so the judge serves it while it replays."""
+    nb = notebook(SOLUTION)
+    nb.cells.insert(3, _cell("import os\nos._exit(1)", solution=False, grade=True, grade_id="dies", points=1))
+    nb.cells.insert(4, _cell("assert add(40, 2) == 42\nprint('after the revival')", solution=False, grade=True,
+                             grade_id="after", points=1))
+    # a replay that waited for an answer nobody served would stall a whole cell limit (90 s) and pass the
+    # notebook's limit (60 s): the cell after it would then not run at all
+    limits = Limits(timeout=60, cell_timeout=90, memory_mb=3072)
+    judged = judge_notebook(nbformat.writes(nb).encode(), {}, exports_from_source(notebook(SOLUTION)),
+                            box=sandboxes.choose(GRADING_SANDBOX), limits=limits)
+    cells = {notebooks.grade_id(cell): cell for cell in judged.notebook.cells}
+    assert any(output.get("ename") == "KernelDied" for output in cells["dies"].outputs)
+    assert "after the revival" in str(cells["after"].outputs), cells["after"].outputs

@@ -25,6 +25,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,22 +83,26 @@ class Judged:
 
 
 class _Side:
-    """A kernel and the code it has run (replayed, silently, in a fresh kernel after a crash)."""
+    """A kernel and the code it has run (replayed, silently, in a fresh kernel after a crash).
 
-    def __init__(self, kernel: Kernel, setup: list[str]):
-        self.kernel, self.setup, self.history = kernel, setup, []
+    ``between`` serves the grader kernel's requests while it runs (its setup connects, its replayed cells call
+    the student's functions again); None for the student's kernel.
+    """
+
+    def __init__(self, kernel: Kernel, setup: list[str], between: Callable[[], float] | None = None):
+        self.kernel, self.setup, self.between, self.history = kernel, setup, between, []
 
     def start(self, timeout: float) -> None:
         self.kernel.start()
         for code in self.setup:
-            self.kernel.run(code, timeout=timeout, store_history=False)
+            self.kernel.run(code, timeout=timeout, store_history=False, between=self.between)
 
     def revive(self, timeout: float) -> None:
         """A fresh kernel that has run what this one had (outputs dropped)."""
         self.kernel.stop()
         self.start(timeout)
         for code in self.history:
-            self.kernel.run(code, timeout=timeout)
+            self.kernel.run(code, timeout=timeout, between=self.between)
 
 
 def _student_setup() -> str:
@@ -151,14 +156,12 @@ class Judge:
             inside = f"{sandboxes.RESULT_DIR}/judge.sock" if self.box.sandboxed else str(socket_path)
             self.student = _Side(student, [_student_setup()])
             self.grader = _Side(grader, [f"import autograder.grade.proxy as _judge_proxy\n"
-                                         f"_judge_proxy.connect({inside!r})\n"])
+                                         f"_judge_proxy.connect({inside!r})\n"], between=self._serve)
             watch = stack.enter_context(_Watch(list(kernels.values()), limits, self.problems, self.name))
-            self.student.start(self.cell_timeout)
-            grader.start()
             self._listen(socket_path, grader.uid)
             stack.callback(self._close)
-            for code in self.grader.setup:
-                grader.run(code, timeout=self.cell_timeout, store_history=False, between=self._serve)
+            self.student.start(self.cell_timeout)
+            self.grader.start(self.cell_timeout)
             self._run_cells()
             watch.close()
             for kernel in kernels.values():
@@ -194,8 +197,7 @@ class Judge:
 
     def _on(self, side: _Side, code: str, label: str, *, record: bool = True) -> list[NotebookNode]:
         """Run ``code`` on one side; a crash or a stuck kernel costs this cell and the kernel is revived."""
-        between = self._serve if side is self.grader else None
-        outputs = side.kernel.run(code, timeout=self.cell_timeout, between=between)
+        outputs = side.kernel.run(code, timeout=self.cell_timeout, between=side.between)
         return self._after(side, code, label, outputs, record=record)
 
     def _on_both(self, code: str, label: str) -> list[NotebookNode]:

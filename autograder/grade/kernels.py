@@ -24,9 +24,9 @@ from nbformat import NotebookNode
 from nbformat.v4 import output_from_msg
 
 from autograder.grade import sandbox as sandboxes
+from autograder.preprocessors import KERNEL_DIED  # the name nbgrader's own path writes too
 
-KERNEL_DIED = "KernelDied"
-TIMED_OUT = "CellTimeoutError"
+TIMED_OUT = "CellTimeoutError"  # nbclient's name for it, which the row's wording reads
 
 
 def kernel_command(box: sandboxes.Sandbox, space: sandboxes.Space, argv_tail: list[str], *,

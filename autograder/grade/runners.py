@@ -24,7 +24,7 @@ import nbformat
 
 from autograder.grade import cgroups
 from autograder.grade import sandbox as sandboxes
-from autograder.preprocessors import KERNEL_DIED
+from autograder.grade.kernels import KERNEL_DIED, TIMED_OUT
 
 DEFAULT_TIMEOUT = 1200.0  # seconds for a whole notebook (backstop; cells have their own limit)
 DEFAULT_CELL_TIMEOUT = 300  # seconds per cell (nbgrader's Execute.timeout)
@@ -236,7 +236,7 @@ def _problems_in(name: str, nb: nbformat.NotebookNode) -> list[str]:
                 continue
             if output.get("ename") == KERNEL_DIED:
                 problems.append(f"{name}: the kernel died in cell {label}")
-            elif output.get("ename") == "CellTimeoutError":
+            elif output.get("ename") == TIMED_OUT:
                 problems.append(f"{name}: cell {label} timed out")
     return problems
 
