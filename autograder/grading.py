@@ -5,8 +5,10 @@ The coordinator (this module, the ``grade`` process) is the only one that sees t
 
 1. reads and repairs the submission and scans it (:mod:`autograder.repair`, :mod:`autograder.integrity`);
 2. sanitizes each notebook with nbgrader's own preprocessors (:mod:`autograder.grade.sanitize`);
-3. hands the sanitized notebooks, the assignment's non-notebook files and the names each answer cell
-   exports (from ``source/``) to a runner (:mod:`autograder.grade.runners`: local threads or a Dask cluster),
+3. reads from ``source/`` what each notebook's grader kernel runs (:mod:`autograder.grade.plan`: the
+   instructor's cells the tests need, the names each answer cell exports) and hands it, the sanitized
+   notebooks and the assignment's non-notebook files to a runner (:mod:`autograder.grade.runners`: local
+   threads or a Dask cluster),
    which runs them with the judge (:mod:`autograder.grade.judge`: the student's cells and the tests in two
    sandboxed kernels, :mod:`autograder.grade.sandbox`) and sends back the executed notebooks;
 4. records them with nbgrader's own preprocessors (:mod:`autograder.grade.record`): ``autograded/`` and the
@@ -28,15 +30,20 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from autograder import REPO_ROOT
 from autograder.backup import backup_gradebook
 from autograder.grade import sanitize
+from autograder.grade.plan import GraderPlan, plan_from_source
 from autograder.grade.record import record
 from autograder.grade.runners import Executed, Job, Limits, Runner, dask_runner, local_runner
 from autograder.grade.schedule import STATE_FILE, longest_first, past_seconds
+
+if TYPE_CHECKING:
+    from autograder.integrity import Flag
 
 __all__ = ["Course", "Limits", "StudentRow", "dask_runner", "grade", "grade_assignments", "local_runner"]
 
@@ -117,7 +124,7 @@ def fingerprint(files: dict[str, bytes], limits: Limits) -> str:
     return digest.hexdigest()
 
 
-Prepared = tuple[dict[str, bytes], list[str], list[str], list[str]]  # files, repairs, flags, reasons
+Prepared = tuple[dict[str, bytes], list[str], list["Flag"], list[str]]  # files, repairs, flags, reasons
 
 
 def prepare_submission(folder: Path, release: dict[str, nbformat.NotebookNode],
@@ -136,7 +143,7 @@ def prepare_submission(folder: Path, release: dict[str, nbformat.NotebookNode],
         if path.is_file() and path.suffix != ".ipynb":
             files[path.name] = path.read_bytes()  # data files, timestamp.txt
             if path.name != "timestamp.txt" and (assignment_files or {}).get(path.name) != files[path.name]:
-                flags += [str(flag) for flag in integrity.scan_file(path.name, files[path.name])]
+                flags += integrity.scan_file(path.name, files[path.name])
     for name, release_nb in release.items():
         path = folder / name
         others = [other for other in folder.glob("*.ipynb") if other.name not in release]
@@ -150,13 +157,13 @@ def prepare_submission(folder: Path, release: dict[str, nbformat.NotebookNode],
             continue
         repaired, more_notes = repair.repair(student_nb, release_nb)
         repairs += [f"{name}: {note}" for note in notes + more_notes]
-        flags += [str(flag) for flag in integrity.scan(repaired, name, release=release_nb)]
+        flags += integrity.scan(repaired, name, release=release_nb)
         files[name] = nbformat.writes(repaired).encode("utf-8")
     return files, repairs, flags, reasons
 
 
 def _job(course: Course, assignment: str, student: str, files: dict[str, bytes], data: dict[str, bytes],
-         limits: Limits, sandbox: str, exports: dict[str, dict[str, list[str]]]) -> tuple[Job, list[str]]:
+         limits: Limits, sandbox: str, plans: dict[str, GraderPlan]) -> tuple[Job, list[str]]:
     """The sanitized notebooks and the non-notebook files (the source's data wins over a student's copy)."""
     notebooks, reasons = {}, []
     for name, content in files.items():
@@ -170,26 +177,24 @@ def _job(course: Course, assignment: str, student: str, files: dict[str, bytes],
             continue
         notebooks[name] = nbformat.writes(clean).encode("utf-8")
     others = {name: content for name, content in files.items() if not name.endswith(".ipynb")} | data
-    return Job(student, notebooks, others, limits, sandbox, assignment, exports), reasons
+    return Job(student, notebooks, others, limits, sandbox, assignment, plans), reasons
 
 
-def assignment_exports(course: Course, assignment: str) -> dict[str, dict[str, list[str]]]:
-    """notebook -> answer cell -> the names its solution in ``source/`` defines (what the grader kernel may read)."""
-    from autograder.grade.judge import exports_from_source
-
+def assignment_plans(course: Course, assignment: str) -> dict[str, GraderPlan]:
+    """notebook -> what its grader kernel runs, read from the instructor's notebook in ``source/``."""
     folder = course.root / "source" / assignment
-    return {path.name: exports_from_source(nbformat.read(path, as_version=4))
+    return {path.name: plan_from_source(nbformat.read(path, as_version=4))
             for path in sorted(folder.glob("*.ipynb"))}
 
 
-def _ask_for_review(course: Course, assignment: str, student: str, flags: list[str]) -> None:
+def _ask_for_review(course: Course, assignment: str, student: str, flags: list[Flag]) -> None:
     """Integrity flags: mark the flagged notebooks' grades as needing a grader's look (nothing is zeroed)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(course.db_url) as gradebook:
         for notebook in gradebook.find_submission(assignment, student).notebooks:
-            if any(flag.startswith(f"{notebook.name}.ipynb ") or not flag.split(" ", 1)[0].endswith(".ipynb")
-                   for flag in flags):
+            if any(flag.notebook == f"{notebook.name}.ipynb" or not flag.notebook.endswith(".ipynb")
+                   for flag in flags):  # a flagged file beside the notebooks: every notebook
                 for grade in notebook.grades:
                     grade.needs_manual_grade = True
         gradebook.db.commit()
@@ -224,6 +229,7 @@ class _Plan:
     rows: dict[str, StudentRow] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)  # student -> the job that grades them
     graded_files: dict[str, dict[str, bytes]] = field(default_factory=dict)  # what the fingerprint covers
+    flags: dict[str, list[Flag]] = field(default_factory=dict)  # student -> integrity flags, as records
 
 
 def _plan(course: Course, assignment: str, students: Iterable[str] | None, limits: Limits, force: bool,
@@ -235,21 +241,23 @@ def _plan(course: Course, assignment: str, students: Iterable[str] | None, limit
     plan = _Plan(assignment, release, sorted(students) if students is not None else course.submitted(assignment))
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         data = prepare_assignment(course, assignment, Path(scratch))
-    exports = assignment_exports(course, assignment)
+    plans = assignment_plans(course, assignment)
     for student in plan.names:
         folder = course.root / "submitted" / student / assignment
         if not folder.is_dir():
             plan.rows[student] = StudentRow(student, "not graded", reasons=[f"no submission in {folder}"])
             continue
         files, repairs, flags, reasons = prepare_submission(folder, release, data)
-        row = plan.rows[student] = StudentRow(student, "graded", repairs=repairs, flags=flags, reasons=reasons)
+        row = plan.rows[student] = StudentRow(student, "graded", repairs=repairs, flags=[str(f) for f in flags],
+                                              reasons=reasons)
+        plan.flags[student] = flags
         state = _read_state(course, assignment, student)
         if (not force and state and state.get("fingerprint") == fingerprint(files, limits)
                 and _gradebook_has(course, assignment, student)):
             row.status, row.score, row.max_score = "unchanged", state["score"], state["max_score"]
             row.reasons, row.sandbox = state.get("reasons", reasons), state.get("sandbox", "")
             continue
-        job, more_reasons = _job(course, assignment, student, files, data, limits, sandbox, exports)
+        job, more_reasons = _job(course, assignment, student, files, data, limits, sandbox, plans)
         row.reasons += more_reasons
         plan.graded_files[student] = files
         plan.jobs[student] = job
@@ -294,8 +302,8 @@ def grade_assignments(course: Course, assignments: dict[str, Iterable[str] | Non
         row.score, row.max_score = record(course.root, course.db_url, plan.assignment, result.student, result,
                                           list(plan.release), job.files)
         row.reasons += result.problems
-        if row.flags:
-            _ask_for_review(course, plan.assignment, result.student, row.flags)
+        if plan.flags.get(result.student):
+            _ask_for_review(course, plan.assignment, result.student, plan.flags[result.student])
         row.seconds, row.sandbox = result.seconds, result.sandbox
         if row.reasons:
             row.status = "graded with problems" if result.notebooks else "not graded"

@@ -12,11 +12,13 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import notebooks
 from autograder.grade import sandbox as sandboxes
-from autograder.grade.judge import exports_from_source, judge_notebook, role
+from autograder.grade.judge import judge_notebook, role
+from autograder.grade.plan import plan_from_source
 from autograder.grade.runners import Limits
 from tests.tiny_course import GRADING_SANDBOX
 
 HIDDEN_INPUT = 917_331  # appears only in the hidden test
+GIVEN_TEST = "assert GIVEN == 3, f'GIVEN should be 3, got {GIVEN}'\n"  # a test that reads the setup cell
 
 
 def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:
@@ -36,20 +38,28 @@ TESTS = ("assert add(2, 3) == 5, f'add(2, 3) should be 5, got {add(2, 3)!r}'\n"
 
 
 def notebook(answer: str, *, extra_tests: str = "") -> nbformat.NotebookNode:
-    return new_notebook(cells=[
+    cells = [
         _cell("import numpy as np\nGIVEN = 3"),
         _cell(answer, solution=True, grade=False, grade_id="ex1"),
         _cell(TESTS + extra_tests, solution=False, grade=True, grade_id="ex1-tests", points=2),
         _cell("print('after the tests')"),
-    ])
+    ]
+    for cell, cell_id in zip(cells, ["setup", "answer", "tests", "after"], strict=True):
+        cell.id = cell_id
+    return new_notebook(cells=cells)
 
 
 def judge(answer: str, *, cell_timeout: float = 60, memory_mb: int | None = 3072, **kwargs):
     nb = notebook(answer, **kwargs)
-    exports = exports_from_source(notebook(SOLUTION))
+    return judge_this(nb, cell_timeout=cell_timeout, memory_mb=memory_mb, source=notebook(SOLUTION, **kwargs))
+
+
+def judge_this(nb, *, cell_timeout: float = 60, memory_mb: int | None = 3072, source=None):
+    """Judge a student's notebook ``nb`` against the instructor's notebook (by default, :data:`SOLUTION`'s)."""
     box = sandboxes.choose(GRADING_SANDBOX)
     limits = Limits(timeout=600, cell_timeout=cell_timeout, memory_mb=memory_mb)
-    judged = judge_notebook(nbformat.writes(nb).encode(), {}, exports, box=box, limits=limits)
+    plan = plan_from_source(source or notebook(SOLUTION))
+    judged = judge_notebook(nbformat.writes(nb).encode(), {}, plan, box=box, limits=limits)
     test_cell = next(cell for cell in judged.notebook.cells if notebooks.grade_id(cell) == "ex1-tests")
     errors = [output for output in test_cell.outputs if output.get("output_type") == "error"]
     return judged, test_cell, errors
@@ -65,9 +75,42 @@ pytestmark = pytest.mark.notebooks
 
 def test_roles_and_exports_come_from_the_instructors_cells():
     nb = notebook("def add(a, b):\n    return 0\nnp = None\nchecks = 1\n")
-    assert [role(cell) for cell in nb.cells] == ["both", "student", "grader", "both"]
-    assert exports_from_source(notebook(SOLUTION + "LIMIT: int = 3\nx, (y, z) = 1, (2, 3)\n")) == {
-        "ex1": ["add", "LIMIT", "x", "y", "z"]}
+    assert [role(cell) for cell in nb.cells] == ["student", "student", "grader", "student"]
+    plan = plan_from_source(notebook(SOLUTION + "LIMIT: int = 3\nx, (y, z) = 1, (2, 3)\n"))
+    assert plan.exports("ex1") == ["add", "LIMIT", "x", "y", "z"]
+    assert [(step.kind, step.key) for step in plan.steps] == [
+        ("instructor", "setup"), ("answer", "ex1"), ("test", "ex1-tests"), ("instructor", "after")]
+    # the grader kernel runs an instructor's cell only where a test reads what it defines
+    assert [bool(step.code) for step in plan.steps if step.kind == "instructor"] == [False, False]
+    plan = plan_from_source(notebook(SOLUTION, extra_tests=GIVEN_TEST))
+    assert [step.code for step in plan.steps if step.kind == "instructor"] == ["import numpy as np\nGIVEN = 3", ""]
+
+
+@pytest.mark.parametrize("edit", [
+    # an input transformer in the grader kernel would turn every later test cell into `pass`
+    "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])",
+    # so would a test helper or a builtin replaced there
+    "import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})\n"
+    "import sys\nsys.excepthook = lambda *a: None",
+])
+def test_an_instructor_cell_the_student_edited_runs_in_the_students_kernel_only(edit):
+    """The student edits an instructor's cell (they are not locked): the grader kernel runs source/'s version."""
+    nb = notebook("def add(a, b):\n    return a - b\n", extra_tests=GIVEN_TEST)
+    nb.cells[0].source += "\nGIVEN = 4\n" + edit
+    _, test_cell, errors = judge_this(nb, source=notebook(SOLUTION, extra_tests=GIVEN_TEST))
+    assert errors and "tests passed" not in str(test_cell.outputs), test_cell.outputs
+    assert "GIVEN should be" not in errors[0]["evalue"]  # the grader's GIVEN is the instructor's
+
+
+def test_a_notebook_whose_cell_ids_were_lost_is_graded_in_full():
+    """A notebook saved by a tool that drops cell ids (nbformat 4.4): the grader kernel still runs the
+    instructor's cells, before the first answer or test cell that follows them."""
+    nb = notebook(SOLUTION, extra_tests=GIVEN_TEST)
+    for cell in nb.cells:
+        del cell["id"]
+    nb.nbformat_minor = 4
+    judged, test_cell, errors = judge_this(nb, source=notebook(SOLUTION, extra_tests=GIVEN_TEST))
+    assert not errors and "tests passed" in str(test_cell.outputs), test_cell.outputs
 
 
 def test_a_correct_answer_passes_and_a_wrong_one_fails_with_its_sentence():
@@ -249,7 +292,7 @@ def test_a_grader_kernel_that_dies_is_revived_with_the_students_names_bound_agai
     # a replay that waited for an answer nobody served would stall a whole cell limit (90 s) and pass the
     # notebook's limit (60 s): the cell after it would then not run at all
     limits = Limits(timeout=60, cell_timeout=90, memory_mb=3072)
-    judged = judge_notebook(nbformat.writes(nb).encode(), {}, exports_from_source(notebook(SOLUTION)),
+    judged = judge_notebook(nbformat.writes(nb).encode(), {}, plan_from_source(notebook(SOLUTION)),
                             box=sandboxes.choose(GRADING_SANDBOX), limits=limits)
     cells = {notebooks.grade_id(cell): cell for cell in judged.notebook.cells}
     assert any(output.get("ename") == "KernelDied" for output in cells["dies"].outputs)

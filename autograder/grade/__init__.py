@@ -1,6 +1,7 @@
 """The grading pipeline, one step per module, in the order a submission goes through them.
 
 - ``sanitize``: nbgrader's sanitizing steps on the coordinator (they need the gradebook);
+- ``plan``: what each notebook's grader kernel runs, from the instructor's notebook in ``source/``;
 - ``schedule``: one queue for every assignment of a run, longest first;
 - ``runners``: a job (plain data) run in a local thread or on a Dask worker, and what comes back;
 - ``judge``: runs one notebook across two sandboxed kernels, the student's and the grader's, so that no

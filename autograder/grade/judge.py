@@ -1,10 +1,14 @@
 """The judge: runs one notebook across two kernels, so that no verdict is computed where student code ran.
 
-- The **student kernel** (sandboxed, a user id of its own) runs every cell but the test cells: the student's
-  answers and the instructor's own cells (setup, data, figures). It never receives a test cell.
-- The **grader kernel** (sandboxed, another user id) runs the instructor's cells and the test cells, hidden
-  parts included. After each answer cell, the names the instructor's solution of that cell defines are bound
-  there as data or as proxies of the student's functions (:mod:`autograder.grade.proxy`).
+- The **student kernel** (sandboxed, a user id of its own) runs every cell of the student's notebook but the test
+  cells: the student's answers and the instructor's cells as the student's copy has them. It never receives a
+  test cell.
+- The **grader kernel** (sandboxed, another user id) never runs a line of the student's notebook: it follows the
+  instructor's notebook (:mod:`autograder.grade.plan`): the instructor's cells the tests need, in ``source/``'s
+  version, and the test cells, hidden parts included. After each answer cell, the names the instructor's
+  solution of that cell defines are bound there as data or as proxies of the student's functions
+  (:mod:`autograder.grade.proxy`). It keeps pace with the student's notebook: it runs the plan up to the cell
+  the student's kernel runs (an instructor's cell both share runs on both at once).
 - **This process** (the grading process, a third user id; outside both sandboxes) drives both kernels and is
   the channel between them: a proxy's call reaches it on a Unix socket only the grader kernel's sandbox sees;
   it runs the call in the student kernel (time-limited), reads the answer as an opaque message and hands it back.
@@ -17,7 +21,6 @@ and its earlier cells replayed (their outputs kept from the first run), so one c
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import os
@@ -37,42 +40,17 @@ from autograder import notebooks
 from autograder.grade import channel, codec, student_side
 from autograder.grade import sandbox as sandboxes
 from autograder.grade.kernels import KERNEL_DIED, TIMED_OUT, Kernel, error_output
+from autograder.grade.plan import ANSWER, INSTRUCTOR, TEST, GraderPlan
 
-STUDENT, GRADER, BOTH = "student", "grader", "both"
-
-
-def exports_from_source(source_nb: NotebookNode) -> dict[str, list[str]]:
-    """grade_id of each answer cell -> the top-level names the instructor's solution of it defines."""
-    exports = {}
-    for cell in source_nb.cells:
-        meta = notebooks.nbgrader_meta(cell)
-        if cell.cell_type != "code" or not meta.get("solution") or not meta.get("grade_id"):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        names = []
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                names.append(node.name)
-            elif isinstance(node, ast.Assign | ast.AnnAssign):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
-        exports[meta["grade_id"]] = list(dict.fromkeys(names))
-    return exports
+STUDENT, GRADER = "student", "grader"
 
 
 def role(cell: NotebookNode) -> str | None:
-    """Which kernel runs a cell: the student's (answers), the grader's (tests) or both (the instructor's)."""
+    """Where a cell of the student's notebook runs: the test cells in the grader's kernel, the others (answers,
+    the instructor's cells, cells the student added) in the student's."""
     if cell.cell_type != "code":
         return None
-    if notebooks.is_autograded_test(cell):
-        return GRADER
-    if notebooks.nbgrader_meta(cell).get("solution"):
-        return STUDENT
-    return BOTH
+    return GRADER if notebooks.is_autograded_test(cell) else STUDENT
 
 
 @dataclass
@@ -119,9 +97,10 @@ def _student_setup() -> str:
 class Judge:
     """Runs one notebook; see the module's docstring."""
 
-    def __init__(self, nb: NotebookNode, files: dict[str, bytes], exports: dict[str, list[str]], *,
+    def __init__(self, nb: NotebookNode, files: dict[str, bytes], plan: GraderPlan, *,
                  box: sandboxes.Sandbox, limits, name: str = "notebook"):
-        self.nb, self.files, self.exports, self.box, self.limits, self.name = nb, files, exports, box, limits, name
+        self.nb, self.files, self.plan, self.box, self.limits, self.name = nb, files, plan, box, limits, name
+        self.next_step = 0  # the grader kernel's place in the plan
         self.cell_timeout, self.timeout = limits.cell_timeout, limits.timeout
         self.problems: list[str] = []
         self.notes: list[str] = []  # where a cap is weaker than it should be (no control group, no tmpfs)
@@ -173,6 +152,7 @@ class Judge:
         return Judged(self.nb, list(dict.fromkeys(self.problems)), self.notes)
 
     def _run_cells(self) -> None:
+        """The student's notebook in its order; the grader kernel follows the plan, up to where the student is."""
         started = time.monotonic()
         for index, cell in enumerate(self.nb.cells):
             kind = role(cell)
@@ -184,37 +164,52 @@ class Judge:
                     cell.outputs = [error_output("TimeoutError", "not run: grading took longer than "
                                                                  f"{self.timeout:g} s and was stopped")]
                 continue
-            if kind == STUDENT:
-                cell.outputs = self._on(self.student, cell.source, label)
-            elif kind == GRADER:
+            if kind == GRADER:
+                at = self.plan.position(TEST, label)
+                self._grader_to(at - 1 if at is not None else self.next_step - 1)
                 cell.outputs = self._on(self.grader, cell.source, label)
-            else:
-                cell.outputs = self._on_both(cell.source, label)
-            if kind == STUDENT and self.exports.get(label):
-                self._on(self.grader, f"_judge_proxy.define({label!r})", label, record=True)
+                if at is not None:
+                    self.next_step = max(self.next_step, at + 1)
+                continue
+            answer = self.plan.position(ANSWER, notebooks.grade_id(cell))
+            if answer is not None:
+                cell.outputs = self._on(self.student, cell.source, label)
+                self._grader_to(answer)
+                continue
+            on_student = self.student.kernel.submit(cell.source, timeout=self.cell_timeout)
+            self._grader_to(self.plan.position(INSTRUCTOR, cell.get("id")), alongside=on_student)
+            while not on_student.step(0.05):
+                pass
+            cell.outputs = self._after(self.student, cell.source, label, on_student.outputs)
         if time.monotonic() - started > self.timeout:
             self.problems.append(f"timed out: grading took longer than {self.timeout:g} s and was stopped")
+
+    def _grader_to(self, last: int | None, alongside=None) -> None:
+        """The grader kernel runs the plan's steps up to ``last`` it has not run: the instructor's cells the tests
+        need, and the names of each answer cell (test cells run where the student's notebook has them). With
+        ``alongside`` (a student's cell in flight) the grader's requests wait until that cell has finished."""
+        while last is not None and self.next_step <= last:
+            step = self.plan.steps[self.next_step]
+            self.next_step += 1
+            if step.kind == INSTRUCTOR and step.code:
+                code = step.code
+            elif step.kind == ANSWER and step.exports:
+                code = f"_judge_proxy.define({step.key!r})"
+            else:
+                continue
+            on_grader = self.grader.kernel.submit(code, timeout=self.cell_timeout)
+            student_done = alongside is None or alongside.done
+            while not on_grader.step(0.01):
+                if not student_done:
+                    student_done = alongside.step(0.01)
+                if student_done:
+                    on_grader.deadline += self._serve()
+            self._after(self.grader, code, step.key, on_grader.outputs)
 
     def _on(self, side: _Side, code: str, label: str, *, record: bool = True) -> list[NotebookNode]:
         """Run ``code`` on one side; a crash or a stuck kernel costs this cell and the kernel is revived."""
         outputs = side.kernel.run(code, timeout=self.cell_timeout, between=side.between)
         return self._after(side, code, label, outputs, record=record)
-
-    def _on_both(self, code: str, label: str) -> list[NotebookNode]:
-        """An instructor's cell, on both sides at once; the student's outputs are the cell's.
-
-        The grader kernel's requests wait until the student kernel has finished the cell.
-        """
-        on_student = self.student.kernel.submit(code, timeout=self.cell_timeout)
-        on_grader = self.grader.kernel.submit(code, timeout=self.cell_timeout)
-        student_done = grader_done = False
-        while not (student_done and grader_done):
-            student_done = on_student.step(0.01)
-            grader_done = on_grader.step(0.01)
-            if student_done:
-                on_grader.deadline += self._serve()
-        self._after(self.grader, code, label, on_grader.outputs)
-        return self._after(self.student, code, label, on_student.outputs)
 
     def _after(self, side: _Side, code: str, label: str, outputs: list[NotebookNode], *,
                record: bool = True) -> list[NotebookNode]:
@@ -270,7 +265,7 @@ class Judge:
         """The student kernel's answer to one request, as an opaque codec message (never decoded here)."""
         op = envelope.get("op") if isinstance(envelope, dict) else None
         if op == "exports" and isinstance(envelope.get("cell"), str):
-            names = self.exports.get(envelope["cell"], [])
+            names = self.plan.exports(envelope["cell"])
             code, what = f"_judge.export({names!r})", f"reading {', '.join(names) or 'nothing'}"
         elif op == "call":
             text = base64.b64encode(body).decode("ascii")
@@ -347,8 +342,8 @@ class _Watch:
         self.close()
 
 
-def judge_notebook(content: bytes, files: dict[str, bytes], exports: dict[str, list[str]], *,
+def judge_notebook(content: bytes, files: dict[str, bytes], plan: GraderPlan, *,
                    box: sandboxes.Sandbox, limits, name: str = "notebook") -> Judged:
     """Run a sanitized notebook (bytes) with the judge; the executed notebook, the problems seen, the notes."""
     nb = nbformat.reads(content.decode("utf-8"), as_version=4)
-    return Judge(nb, files, exports, box=box, limits=limits, name=name).run()
+    return Judge(nb, files, plan, box=box, limits=limits, name=name).run()

@@ -1,12 +1,13 @@
 """Step 2 of grading, anywhere (a local thread, a Dask worker): run sanitized notebooks with the judge.
 
-A :class:`Job` is plain data: the student's sanitized notebooks, the assignment's non-notebook files, the
-names each answer cell exports, the limits and the sandbox mode; no gradebook, no ``source/``, no other
-student. :func:`execute_job` runs each notebook with the judge (:mod:`autograder.grade.judge`): the student's
-cells in one sandboxed kernel, the tests in another, each sandbox with its control group
-(:mod:`autograder.grade.cgroups`: memory and processes) and its disk cap (:func:`autograder.grade.sandbox.space`) under
-the memory watchdog, and sends back the executed notebooks as data (:class:`Executed`). A cap that stopped
-something is a problem on the row: "memory cap", "disk cap", "process cap", with the figures.
+A :class:`Job` is plain data: the student's sanitized notebooks, the assignment's non-notebook files, what the
+grader kernel runs (:mod:`autograder.grade.plan`, from the instructor's notebook), the limits and the sandbox
+mode; no gradebook, no ``source/``, no other student. :func:`execute_job` runs each notebook with the judge
+(:mod:`autograder.grade.judge`): the student's cells in one sandboxed kernel, the tests in another, each sandbox
+with its control group (:mod:`autograder.grade.cgroups`: memory and processes) and its disk cap
+(:func:`autograder.grade.sandbox.space`) under the memory watchdog, and sends back the executed notebooks as data
+(:class:`Executed`). A cap that stopped something is a problem on the row: "memory cap", "disk cap", "process
+cap", with the figures.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import nbformat
 from autograder.grade import cgroups
 from autograder.grade import sandbox as sandboxes
 from autograder.grade.kernels import KERNEL_DIED, TIMED_OUT
+from autograder.grade.plan import GraderPlan
 
 DEFAULT_TIMEOUT = 1200.0  # seconds for a whole notebook (backstop; cells have their own limit)
 DEFAULT_CELL_TIMEOUT = 300  # seconds per cell (nbgrader's Execute.timeout)
@@ -54,9 +56,8 @@ class Job:
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "auto"  # "auto", "bwrap" or "none", resolved where the job runs
     assignment: str = ""  # which assignment the notebooks belong to (one run may grade several)
-    # notebook -> answer cell's grade_id -> the names the instructor's solution of it defines (the judge reads
-    # those from the student's kernel into the grader's: autograder.grade.judge.exports_from_source)
-    exports: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # notebook -> what its grader kernel runs, read from the instructor's notebook (autograder.grade.plan)
+    plans: dict[str, GraderPlan] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,7 +83,7 @@ def execute_job(job: Job) -> Executed:
     executed, problems, notes = {}, [], []
     for name, content in job.notebooks.items():
         try:
-            judged = judge_notebook(content, job.files, job.exports.get(name, {}), box=box, limits=job.limits,
+            judged = judge_notebook(content, job.files, job.plans.get(name, GraderPlan()), box=box, limits=job.limits,
                                     name=name)
         except OSError as error:
             if error.errno != 28:  # ENOSPC: the assignment's files do not fit in the disk cap
