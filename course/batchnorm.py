@@ -35,6 +35,7 @@ def deep_network(
     initializer: str = "glorot_uniform",
     batch_norm: bool = False,
     momentum: float = 0.99,
+    covariate_shift: bool = False,
     input_shape: tuple[int, ...] = (28, 28),
     n_classes: int = 10,
 ) -> keras.Sequential:
@@ -42,15 +43,53 @@ def deep_network(
 
     With ``batch_norm`` a ``BatchNormalization(momentum=momentum)`` layer follows every hidden Dense
     layer (after its activation, the placement of the notebook's original model); that is the only
-    difference between the two versions of the experiment.
+    difference between the two versions of the experiment.  With ``covariate_shift`` too, a
+    :class:`CovariateShift` layer follows every BN layer (Santurkar et al.'s "noisy BN").
     """
+    if covariate_shift and not batch_norm:
+        raise ValueError("covariate_shift follows each BN layer: it needs batch_norm=True")
     layers: list = [keras.Input(shape=input_shape), keras.layers.Flatten()]
     for _ in range(depth):
         layers.append(keras.layers.Dense(units, activation=activation, kernel_initializer=initializer))
         if batch_norm:
             layers.append(keras.layers.BatchNormalization(momentum=momentum))
+        if covariate_shift:
+            layers.append(CovariateShift())
     layers.append(keras.layers.Dense(n_classes, activation="softmax"))
     return keras.Sequential(layers)
+
+
+class CovariateShift(keras.layers.Layer):
+    """In training, a new random scale and offset for every feature at every call; in inference, nothing.
+
+    Each feature is multiplied by ``exp(u)`` with ``u`` uniform in ``[-ln(max_scale), ln(max_scale)]``
+    (a factor between ``1/max_scale`` and ``max_scale``) and shifted by an offset uniform in
+    ``[-max_shift, max_shift]``, the same for every example of the batch.  Put after a BN layer, it gives the
+    next layer inputs whose distribution changes at every step, far more than training changes it:
+    Santurkar et al. (2018)'s injected covariate shift.
+    """
+
+    def __init__(self, max_scale: float = 2.0, max_shift: float = 1.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if max_scale < 1.0 or max_shift < 0.0:
+            raise ValueError(f"max_scale must be at least 1 and max_shift at least 0, got {max_scale}, {max_shift}")
+        self.max_scale, self.max_shift = float(max_scale), float(max_shift)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training: bool = False):
+        if not training:
+            return inputs
+        n_features = keras.ops.shape(inputs)[-1]
+        log_scale = float(np.log(self.max_scale))
+        scale = keras.ops.exp(keras.random.uniform((n_features,), -log_scale, log_scale, seed=self.seed_generator))
+        shift = keras.random.uniform((n_features,), -self.max_shift, self.max_shift, seed=self.seed_generator)
+        return inputs * scale + shift
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "max_scale": self.max_scale, "max_shift": self.max_shift}
 
 
 def inference_accuracy(model: keras.Model, X, y) -> float:

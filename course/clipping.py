@@ -69,6 +69,28 @@ class Run:
                 f"largest gradient norm {self.grad_norm.max():.3g}")
 
 
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning rate that grows linearly to ``target`` over ``warmup_steps`` steps, then stays there.
+
+    Step ``k`` (counted from 0, as ``optimizer.iterations`` counts) gets ``target * min(1, (k + 1) /
+    warmup_steps)``: the first step already moves (at ``target / warmup_steps``), and step
+    ``warmup_steps - 1`` and every later one use ``target``.  Give it to an optimizer as its
+    ``learning_rate``.
+    """
+
+    def __init__(self, target: float, warmup_steps: int):
+        if target <= 0 or warmup_steps < 1:
+            raise ValueError(f"target must be positive and warmup_steps at least 1, got {target}, {warmup_steps}")
+        self.target, self.warmup_steps = float(target), int(warmup_steps)
+
+    def __call__(self, step):
+        fraction = (keras.ops.cast(step, "float32") + 1.0) / float(self.warmup_steps)
+        return self.target * keras.ops.minimum(1.0, fraction)
+
+    def get_config(self) -> dict:
+        return {"target": self.target, "warmup_steps": self.warmup_steps}
+
+
 def _finite_max(values) -> float:
     values = np.asarray(values, dtype=float)
     finite = values[np.isfinite(values)]

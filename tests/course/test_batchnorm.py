@@ -86,6 +86,32 @@ def test_deep_network_with_and_without_batch_norm():
     assert with_bn.count_params() - plain.count_params() == 3 * 4 * 7
 
 
+def test_deep_network_with_covariate_shift_after_every_bn_layer():
+    shifted = batchnorm.deep_network(depth=2, units=5, input_shape=(4, 4), n_classes=3, batch_norm=True,
+                                     covariate_shift=True)
+    kinds = [type(layer).__name__ for layer in shifted.layers]
+    assert kinds == ["Flatten"] + ["Dense", "BatchNormalization", "CovariateShift"] * 2 + ["Dense"]
+    with pytest.raises(ValueError, match="batch_norm"):
+        batchnorm.deep_network(covariate_shift=True)
+
+
+def test_covariate_shift_changes_every_feature_at_every_training_call_and_nothing_in_inference():
+    course.set_seed(0)
+    layer = batchnorm.CovariateShift(max_scale=2.0, max_shift=1.0)
+    X = np.random.default_rng(1).normal(size=(64, 6)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(X, training=False)), X)
+    calls = [keras.ops.convert_to_numpy(layer(X, training=True)) for _ in range(2)]
+    for Y in calls:
+        # one affine map per feature, the same for every example: recover it by least squares
+        for feature in range(X.shape[1]):
+            scale, shift = np.polyfit(X[:, feature], Y[:, feature], 1)
+            np.testing.assert_allclose(Y[:, feature], scale * X[:, feature] + shift, rtol=1e-4, atol=1e-5)
+            assert 0.5 - 1e-6 <= scale <= 2.0 + 1e-6 and -1.0 - 1e-6 <= shift <= 1.0 + 1e-6
+    assert not np.allclose(calls[0], calls[1])  # a new shift at every step
+    with pytest.raises(ValueError, match="max_scale"):
+        batchnorm.CovariateShift(max_scale=0.5)
+
+
 def test_trainer_learns_and_reset_starts_the_same_run_again():
     X, y = small_data()
     course.set_seed(3)

@@ -129,6 +129,32 @@ def test_seed_runner_reproduces_a_fresh_run_and_resets_the_optimizer():
     assert not np.array_equal(other.loss, fresh.loss)
 
 
+def test_linear_warmup_rises_to_the_target_then_stays():
+    schedule = clipping.LinearWarmup(0.15, warmup_steps=4)
+    rates = [float(schedule(step)) for step in range(7)]
+    np.testing.assert_allclose(rates, [0.0375, 0.075, 0.1125, 0.15, 0.15, 0.15, 0.15], rtol=1e-6)
+    assert schedule.get_config() == {"target": 0.15, "warmup_steps": 4}
+    with pytest.raises(ValueError, match="warmup_steps"):
+        clipping.LinearWarmup(0.15, warmup_steps=0)
+
+
+def test_linear_warmup_sets_the_step_length_inside_the_loop():
+    """With global_clipnorm far below the gradient's norm, step k moves the weights by the schedule's rate at k."""
+    course.set_seed(0)
+    model = small_model()
+    schedule = clipping.LinearWarmup(0.5, warmup_steps=3)
+    optimizer = keras.optimizers.SGD(learning_rate=schedule, global_clipnorm=1e-3)
+    moves = []
+    for step in range(4):
+        before = [v.numpy().copy() for v in model.trainable_variables]
+        run = clipping.record_training(model, optimizer, X_SMALL, Y_SMALL, steps=1, batch_size=8, seed=step)
+        assert run.grad_norm[0] > 1e-3
+        moves.append(np.sqrt(sum(np.sum((v.numpy() - b) ** 2)
+                                 for v, b in zip(model.trainable_variables, before, strict=True))))
+    # rates 1/3, 2/3, 1 and 1 of 0.5 (float32 weights round the small moves to about 0.1%)
+    np.testing.assert_allclose(moves, [0.5 / 3 * 1e-3, 1.0 / 3 * 1e-3, 0.5e-3, 0.5e-3], rtol=1e-2)
+
+
 def test_run_reports_where_it_blew_up():
     run = clipping.Run(loss=np.array([2.0, 3.0, np.nan, np.nan]), grad_norm=np.array([1.0, 1e30, np.inf, np.nan]),
                        final_loss=float("nan"), final_accuracy=0.1)

@@ -126,6 +126,8 @@ WRONG = {
     "ex4-zero-threshold": ("ex4-rescue-choice", _ex4("global_clipnorm", 0)),
     "ex4-misspelled-option": ("ex4-rescue-choice", _ex4("global_clip_norm", 0.5)),
     "ex4-clipnorm-one": ("ex4-rescue-choice", _ex4("clipnorm", 1.0)),
+    # "a smaller threshold is safer", with the option that turns the gradient: finite, and learns little
+    "ex4-small-clipvalue": ("ex4-rescue-choice", _ex4("clipvalue", 0.1)),
 }
 
 RIGHT = {
@@ -188,6 +190,9 @@ def clip_by_global_norm(gradients, threshold):
     scale = np.float32(threshold) / np.maximum(norm, np.float32(threshold))
     return [g * scale for g in gradients], float(norm)
 ''',
+        # exercise 4 chosen by the notebook's diagnosis: the gradient norm is about 3, lr 0.01 then steps 0.03,
+        # which global_clipnorm gives at lr 0.15 with a threshold of 0.2
+        "ex4-rescue-choice": _ex4("global_clipnorm", 0.2),
     },
     "small-global-threshold": {
         "ex4-rescue-choice": _ex4("global_clipnorm", 0.1),
