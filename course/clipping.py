@@ -40,7 +40,7 @@ def exploding_mlp(n_features: int = 64, n_classes: int = 10, *, depth: int = DEP
 
 
 @dataclass(frozen=True)
-class Run:
+class ClippingRun:
     """What one training run recorded, step by step."""
 
     loss: np.ndarray       # loss of each step's mini-batch, before the step
@@ -97,26 +97,21 @@ def _finite_max(values) -> float:
     return float(finite.max()) if finite.size else float("nan")
 
 
-def batch_indices(n_examples: int, *, steps: int, batch_size: int, seed: int) -> np.ndarray:
-    """``(steps, batch_size)`` example indices: one shuffled pass after another, repeatable from ``seed``."""
-    return step_batches(n_examples, steps=steps, batch_size=batch_size, seed=seed)
-
-
 def _logits_loss() -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _recorded_run(loop: TrainingLoop, X, y, indices: np.ndarray) -> Run:
+def _recorded_run(loop: TrainingLoop, X, y, indices: np.ndarray) -> ClippingRun:
     """Train ``loop`` on the mini-batches ``indices``; then measure loss and accuracy on all of (X, y)."""
     steps = loop.run(X, y, indices)
     logits = loop.model(np.asarray(X, dtype=np.float32), training=False)
     final_loss = float(_logits_loss()(np.asarray(y), logits))
     accuracy = float(np.mean(np.argmax(keras.ops.convert_to_numpy(logits), axis=1) == np.asarray(y)))
-    return Run(steps.loss.astype(float), steps.global_grad_norm, final_loss, accuracy)
+    return ClippingRun(steps.loss.astype(float), steps.global_grad_norm, final_loss, accuracy)
 
 
 def record_training(model: keras.Model, optimizer: keras.optimizers.Optimizer, X, y, *, steps: int = STEPS,
-                    batch_size: int = BATCH_SIZE, seed: int = 0) -> Run:
+                    batch_size: int = BATCH_SIZE, seed: int = 0) -> ClippingRun:
     """Train ``model`` in place with ``optimizer`` on mini-batches of (X, y); record every step.
 
     The loss is the mean sparse categorical cross-entropy of the model's logits.  At each step the
@@ -125,7 +120,7 @@ def record_training(model: keras.Model, optimizer: keras.optimizers.Optimizer, X
     ``optimizer.apply_gradients``.
     """
     loop = TrainingLoop(model, optimizer, loss=_logits_loss())
-    return _recorded_run(loop, X, y, batch_indices(len(X), steps=steps, batch_size=batch_size, seed=seed))
+    return _recorded_run(loop, X, y, step_batches(len(X), steps=steps, batch_size=batch_size, seed=seed))
 
 
 class SeedRunner:
@@ -143,14 +138,14 @@ class SeedRunner:
         self.X, self.y = X, y
         self._loop = TrainingLoop(build_model(), optimizer, loss=_logits_loss())
 
-    def run(self, seed: int) -> Run:
+    def run(self, seed: int) -> ClippingRun:
         set_seed(seed)
         self._loop.reset(self.build_model().get_weights())
-        indices = batch_indices(len(self.X), steps=self.steps, batch_size=self.batch_size, seed=seed)
+        indices = step_batches(len(self.X), steps=self.steps, batch_size=self.batch_size, seed=seed)
         return _recorded_run(self._loop, self.X, self.y, indices)
 
 
-def plot_norm_traces(runs: Mapping[str, Run], *, threshold: float | None = None, ax: plt.Axes | None = None,
+def plot_norm_traces(runs: Mapping[str, ClippingRun], *, threshold: float | None = None, ax: plt.Axes | None = None,
                      title: str = "Global gradient norm per step (before clipping)") -> plt.Axes:
     """One line per run: the gradient's global norm at each step, log scale; x where a run blew up."""
     if ax is None:
@@ -173,7 +168,7 @@ def plot_norm_traces(runs: Mapping[str, Run], *, threshold: float | None = None,
     return ax
 
 
-def plot_loss_traces(runs: Mapping[str, Run], *, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_loss_traces(runs: Mapping[str, ClippingRun], *, ax: plt.Axes | None = None) -> plt.Axes:
     """One line per run: the mini-batch loss at each step (log scale; a run that blew up stops)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))

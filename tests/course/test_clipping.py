@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import course  # noqa: E402
-from course import clipping  # noqa: E402
+from course import clipping, training  # noqa: E402
 from course.data import load_digits_standardized  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -74,19 +74,10 @@ def test_angle_between_handles_zero_vectors():
 
 # --- the recording loop --------------------------------------------------------------------------------
 
-def test_batch_indices_are_shuffled_passes_and_repeatable():
-    indices = clipping.batch_indices(10, steps=7, batch_size=4, seed=3)
-    assert indices.shape == (7, 4)
-    flat = indices.ravel()
-    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))
-    np.testing.assert_array_equal(indices, clipping.batch_indices(10, steps=7, batch_size=4, seed=3))
-    assert not np.array_equal(indices, clipping.batch_indices(10, steps=7, batch_size=4, seed=4))
-
-
 def test_record_training_records_the_norm_before_clipping_and_the_batch_loss():
     course.set_seed(0)
     model = small_model()
-    first_batch = clipping.batch_indices(len(X_SMALL), steps=5, batch_size=8, seed=1)[0]
+    first_batch = training.step_batches(len(X_SMALL), steps=5, batch_size=8, seed=1)[0]
     loss, grads = one_gradient(model, X_SMALL[first_batch], Y_SMALL[first_batch])
     threshold = 0.1 * float(tf.linalg.global_norm(grads))  # the optimizer clips hard ...
     run = clipping.record_training(model, keras.optimizers.SGD(0.01, global_clipnorm=threshold),
@@ -156,12 +147,13 @@ def test_linear_warmup_sets_the_step_length_inside_the_loop():
 
 
 def test_run_reports_where_it_blew_up():
-    run = clipping.Run(loss=np.array([2.0, 3.0, np.nan, np.nan]), grad_norm=np.array([1.0, 1e30, np.inf, np.nan]),
-                       final_loss=float("nan"), final_accuracy=0.1)
+    run = clipping.ClippingRun(loss=np.array([2.0, 3.0, np.nan, np.nan]),
+                               grad_norm=np.array([1.0, 1e30, np.inf, np.nan]),
+                               final_loss=float("nan"), final_accuracy=0.1)
     assert not run.finite
     assert run.first_nonfinite_step == 2
     assert "step 2" in run.summary() and "1e+30" in run.summary()
-    healthy = clipping.Run(np.array([2.0, 1.0]), np.array([3.0, 2.0]), 0.5, 0.9)
+    healthy = clipping.ClippingRun(np.array([2.0, 1.0]), np.array([3.0, 2.0]), 0.5, 0.9)
     assert healthy.finite and "final loss 0.500" in healthy.summary()
 
 
@@ -177,8 +169,8 @@ def test_the_exploding_run_explodes_without_clipping():
 # --- plots and the explorer -----------------------------------------------------------------------------
 
 def test_plots_draw_runs_that_blew_up():
-    runs = {"blown": clipping.Run(np.array([2.0, np.nan]), np.array([5.0, np.inf]), float("nan"), 0.1),
-            "fine": clipping.Run(np.array([2.0, 1.0]), np.array([3.0, 0.5]), 0.5, 0.9)}
+    runs = {"blown": clipping.ClippingRun(np.array([2.0, np.nan]), np.array([5.0, np.inf]), float("nan"), 0.1),
+            "fine": clipping.ClippingRun(np.array([2.0, 1.0]), np.array([3.0, 0.5]), 0.5, 0.9)}
     ax = clipping.plot_norm_traces(runs, threshold=1.0)
     assert ax.get_yscale() == "log" and len(ax.get_legend().get_texts()) == 3  # two runs and the threshold
     ax = clipping.plot_loss_traces(runs)
