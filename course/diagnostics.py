@@ -6,7 +6,9 @@ notebooks share one implementation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import keras
 import numpy as np
@@ -109,6 +111,87 @@ def gradient_profile(
     model = probe_network(X.shape[1], n_classes, depth=depth, activation=activation,
                           initializer=initializer, gain=gain, width=width, seed=seed)
     return kernel_norms(gradient_norms(model, X, y))
+
+
+def kernel_snapshot(model: keras.Model) -> dict[str, np.ndarray]:
+    """A copy of every trainable kernel (weight matrix) of ``model``, keyed by ``var.path``, input side first.
+
+    Take one before and one after training and give both to :func:`update_ratios`.
+    """
+    return {var.path: np.array(var.numpy(), dtype=float)  # float64: a copy, exact differences
+            for var in model.trainable_variables if var.path.endswith("/kernel")}
+
+
+def update_ratios(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """The update-to-data ratio of every weight of two snapshots: ``||after - before|| / ||before||`` (L2 norms).
+
+    Over one training step it is Karpathy's "update:data ratio" (about 1e-3 per step is the usual healthy
+    value; far below, the layer is not learning; far above, it is being thrown around); over a whole
+    training run it is the relative change of each weight. Keys (``var.path``) and their order come from
+    ``before``; a weight that was exactly 0 gives inf (nan if it is still 0). The snapshots come from
+    :func:`kernel_snapshot` or any ``{name: array}`` mapping (the capstone's models included).
+    """
+    missing = [name for name in before if name not in after]
+    if missing:
+        raise KeyError(f"the second snapshot has no {', '.join(missing)}: take both snapshots of the same model")
+    ratios = {}
+    for name, start in before.items():
+        start, end = np.asarray(start, dtype=float), np.asarray(after[name], dtype=float)
+        if start.shape != end.shape:
+            raise ValueError(f"{name} has shape {start.shape} before and {end.shape} after")
+        change, size = float(np.linalg.norm(end - start)), float(np.linalg.norm(start))
+        ratios[name] = change / size if size > 0 else (float("inf") if change > 0 else float("nan"))
+    return ratios
+
+
+class UpdateRatioLog(keras.callbacks.Callback):
+    """A Keras callback that records every kernel's update-to-data ratio during ``fit``, input side first.
+
+    ``every="batch"``: one ratio per training step (Karpathy's update:data ratio, about 1e-3 when healthy);
+    ``every="epoch"``: the relative change over each epoch. ``ratios`` is an array of shape
+    (number of steps or epochs recorded, number of kernels), ``paths`` names its columns, and
+    ``change_since_start()`` gives each kernel's relative change over the whole ``fit``. Works with any
+    compiled Keras model: ``model.fit(X, y, callbacks=[log := UpdateRatioLog()])`` (the capstone's too).
+    Each ``fit`` starts a new record, as Keras' ``History`` does.
+    """
+
+    def __init__(self, every: Literal["batch", "epoch"] = "epoch") -> None:
+        super().__init__()
+        if every not in ("batch", "epoch"):
+            raise ValueError(f"every must be 'batch' or 'epoch', got {every!r}")
+        self.every = every
+        self.paths: list[str] = []
+        self._rows: list[list[float]] = []
+        self._start: dict[str, np.ndarray] = {}
+        self._last: dict[str, np.ndarray] = {}
+
+    @property
+    def ratios(self) -> np.ndarray:
+        """The recorded ratios, one row per step or epoch, one column per kernel (see ``paths``)."""
+        return np.array(self._rows, dtype=float).reshape(len(self._rows), len(self.paths))
+
+    def change_since_start(self) -> dict[str, float]:
+        """Each kernel's relative change from the start of the last ``fit`` to now: ``||W - W_0|| / ||W_0||``."""
+        if not self._start:
+            raise RuntimeError("UpdateRatioLog has recorded nothing yet: pass it to fit(callbacks=[...]) first")
+        return update_ratios(self._start, kernel_snapshot(self.model))
+
+    def _record(self) -> None:
+        now = kernel_snapshot(self.model)
+        self._rows.append(list(update_ratios(self._last, now).values()))
+        self._last = now
+
+    def on_train_begin(self, logs=None) -> None:
+        self._start = self._last = kernel_snapshot(self.model)
+        self.paths, self._rows = list(self._last), []  # one fit's record, as Keras' History
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if self.every == "batch":
+            self._record()
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if self.every == "epoch":
+            self._record()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def diagnose_gradients(norms, low=1e-2, high=10.0, max_norm=1e3):
     {nan_rule}
     if np.any(norms > max_norm):
         return "exploding"
-    if np.all(norms == 0):
+    if np.{zero_rule}(norms == 0):
         return "vanishing"
     first, last = {first_last}
     if first {lt} low * last:
@@ -50,8 +50,8 @@ def diagnose_gradients(norms, low=1e-2, high=10.0, max_norm=1e3):
 
 
 def _ex2(nan_rule='if not np.all(np.isfinite(norms)):\n        return "exploding"',
-         first_last="norms[0], norms[-1]", lt="<"):
-    return _EX2.format(nan_rule=nan_rule, first_last=first_last, lt=lt)
+         first_last="norms[0], norms[-1]", lt="<", zero_rule="any"):
+    return _EX2.format(nan_rule=nan_rule, first_last=first_last, lt=lt, zero_rule=zero_rule)
 
 
 _EX3 = '''
@@ -95,7 +95,9 @@ WRONG = {
     "ex2-ratio-reversed": ("ex2-diagnose-gradients", _ex2(first_last="norms[-1], norms[0]")),
     "ex2-not-strict": ("ex2-diagnose-gradients", _ex2(lt="<=")),
     "ex2-min-over-max": ("ex2-diagnose-gradients", _ex2(first_last="norms.min(), norms.max()")),
-    # right on every profile whose last norm is not 0; a ZeroDivisionError on [0.2, 0.0, 0.0] (must be a sentence)
+    # rule 3 as it read before issue 23 (every norm 0): [0.2, 0.0, 0.0] comes out "exploding", not "vanishing"
+    "ex2-zero-rule-needs-every-norm": ("ex2-diagnose-gradients", _ex2(zero_rule="all")),
+    # rule 3 read as "every norm 0"; a ZeroDivisionError on [0.2, 0.0, 0.0] (must be a sentence)
     "ex2-divides-by-the-last-norm": ("ex2-diagnose-gradients", '''
 import math
 
@@ -156,7 +158,7 @@ def diagnose_gradients(norms, low=0.01, high=10.0, max_norm=1000.0):
     values = [float(v) for v in norms]
     if any(math.isnan(v) or math.isinf(v) for v in values) or max(values) > max_norm:
         return "exploding"
-    if max(values) == 0:
+    if 0.0 in values:
         return "vanishing"
     if values[0] < low * values[-1]:
         return "vanishing"
