@@ -8,8 +8,10 @@ the tests.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 import ipywidgets as widgets
 import keras
@@ -18,16 +20,12 @@ import numpy as np
 import tensorflow as tf
 
 from course.diagnostics import scaled_initializer
+from course.lockout import exercise_helper
 from course.plots import plot_layer_profiles
+from course.tables import ACTIVATIONS, INITIALIZERS, PARAMETERS
 from course.widgets import figure_png
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu")
-INITIALIZERS = ("lecun_normal", "glorot_uniform", "he_normal")
-# activation -> (name of its parameter, Keras' default, slider min, slider max)
-PARAMETERS = {
-    "leaky_relu": ("negative slope", 0.2, 0.0, 1.0),
-    "elu": ("alpha", 1.0, 0.1, 3.0),
-}
+T = TypeVar("T")  # what a measurement returns
 
 
 def keras_activation(name: str, param: float | None = None) -> Callable:
@@ -41,6 +39,7 @@ def keras_activation(name: str, param: float | None = None) -> Callable:
     return wrapped
 
 
+@exercise_helper  # notebook 03's exercise 1 (activation_and_derivative) refuses it
 def curve(name: str, z, param: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Values and derivatives of Keras' activation at ``z`` (float64), the derivative from the tape."""
     z = tf.constant(np.asarray(z, dtype=np.float64))
@@ -52,6 +51,40 @@ def curve(name: str, z, param: float | None = None) -> tuple[np.ndarray, np.ndar
     return values.numpy(), derivatives.numpy()
 
 
+def _full_batch_step(model: keras.Model, X, y, *, learning_rate: float, optimizer: str) -> Callable[[], tf.Tensor]:
+    """One gradient step on the whole of (X, y) (mean sparse categorical cross-entropy), as a plain function.
+
+    A fresh optimizer of Keras' kind ``optimizer`` is built for the model; each call takes one step and
+    returns the loss before it.  Not compiled: the callers wrap it in ``tf.function``.
+    """
+    optimizer = type(keras.optimizers.get(optimizer))(learning_rate=learning_rate)
+    optimizer.build(model.trainable_variables)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    X = tf.constant(np.asarray(X, dtype=np.float32))
+    y = tf.constant(np.asarray(y))
+
+    def step() -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(X, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step
+
+
+@contextlib.contextmanager
+def _retracing_expected() -> Iterator[None]:
+    """Each new model traces a new compiled step: TensorFlow's warning about retracing is expected here."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def train_full_batch(model: keras.Model, X, y, *, learning_rate: float, steps: int,
                      optimizer: str = "adam") -> float:
     """Train on the whole of (X, y) for ``steps`` gradient steps; returns the last loss.
@@ -61,30 +94,53 @@ def train_full_batch(model: keras.Model, X, y, *, learning_rate: float, steps: i
     of each epoch than these small networks spend learning.  The loss is the mean sparse
     categorical cross-entropy.
     """
-    optimizer = type(keras.optimizers.get(optimizer))(learning_rate=learning_rate)
-    optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    X = tf.constant(np.asarray(X, dtype=np.float32))
-    y = tf.constant(np.asarray(y))
+    step = _full_batch_step(model, X, y, learning_rate=learning_rate, optimizer=optimizer)
 
     @tf.function
     def run():
         loss = tf.constant(0.0)
         for _ in tf.range(steps):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(y, model(X, training=True))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            loss = step()
         return loss
 
-    # Each new model traces a new loop: TensorFlow's warning about retracing is expected here.
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
+    with _retracing_expected():
         return float(run())
-    finally:
-        logger.setLevel(level)
+
+
+def loss_curve(model: keras.Model, X, y, *, learning_rate: float, steps: int, optimizer: str = "adam") -> np.ndarray:
+    """The loss before each of ``steps`` full-batch steps, then after the last one: ``steps + 1`` numbers.
+
+    The steps are those of :func:`train_full_batch`, in one compiled loop that also keeps each step's loss.
+    """
+    step = _full_batch_step(model, X, y, learning_rate=learning_rate, optimizer=optimizer)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    X = tf.constant(np.asarray(X, dtype=np.float32))
+
+    @tf.function
+    def run():
+        losses = tf.TensorArray(tf.float32, size=steps + 1)
+        for index in tf.range(steps):
+            losses = losses.write(index, step())
+        return losses.write(steps, loss_fn(y, model(X, training=True))).stack()
+
+    with _retracing_expected():
+        return run().numpy().astype(float)
+
+
+def measure_while_training(model: keras.Model, X, y, *, measure: Callable[[keras.Model], T], learning_rate: float,
+                           steps: int, optimizer: str = "adam") -> list[T]:
+    """``measure(model)`` before training, then after each of ``steps`` full-batch steps: ``steps + 1`` results.
+
+    The steps are those of :func:`train_full_batch` (the same optimizer, loss and updates), compiled one
+    at a time so that the model can be measured between two of them.
+    """
+    step = tf.function(_full_batch_step(model, X, y, learning_rate=learning_rate, optimizer=optimizer))
+    results = [measure(model)]
+    with _retracing_expected():
+        for _ in range(steps):
+            step()
+            results.append(measure(model))
+    return results
 
 
 def depth_profile(X, *, depth: int, activation: str, initializer: str, param: float | None = None,

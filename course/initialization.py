@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import keras
 import matplotlib.pyplot as plt
@@ -16,13 +17,10 @@ import numpy as np
 import tensorflow as tf
 from threadpoolctl import threadpool_limits
 
+from course.activations import curve, keras_activation
 from course.diagnostics import scaled_initializer
+from course.tables import ACTIVATIONS, LINEAR
 
-ACTIVATIONS = {
-    "linear": lambda z: z,
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, 0.0),
-}
 TOO_SMALL, TOO_LARGE = "too small: N(0, 0.01²)", "too large: N(0, 1)"
 INITIAL_WEIGHTS = (TOO_SMALL, TOO_LARGE, "lecun_normal", "glorot_normal", "he_normal")
 
@@ -60,6 +58,29 @@ def weight_initializer(name: str, gain: float = 1.0, seed: int | None = None):
     return scaled_initializer(name, gain, seed=seed)
 
 
+def _forward(activation: str, initializer: str, *, depth: int, width: int, gain: float, n_samples: int,
+             seed: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """The experiment both profiles share: the stack's weights, each layer's pre-activations and outputs (float64).
+
+    A N(0, 1) batch of ``n_samples`` goes through ``depth`` square layers ``activation(h @ W_l)`` (no bias,
+    Keras' activation), the ``(width, width)`` matrices drawn by ``weight_initializer(initializer, gain, seed)``.
+    """
+    if activation not in (LINEAR, *ACTIVATIONS):
+        raise ValueError(f"activation must be one of {[LINEAR, *ACTIVATIONS]}, got {activation!r}")
+    function = keras_activation(activation)
+    init = weight_initializer(initializer, gain, seed=seed)
+    weights = keras.ops.convert_to_numpy(init((depth, width, width))).astype(np.float64)
+    h = np.random.default_rng(seed).standard_normal((n_samples, width))
+    pre_activations, outputs = [], []
+    # One BLAS thread: for matrices this small, more threads wait on each other (several times slower).
+    with np.errstate(over="ignore", invalid="ignore"), threadpool_limits(limits=1, user_api="blas"):
+        for W in weights:
+            pre_activations.append(h @ W)
+            h = keras.ops.convert_to_numpy(function(tf.constant(pre_activations[-1])))
+            outputs.append(h)
+    return weights, pre_activations, outputs
+
+
 def activation_std_profile(
     activation: str,
     initializer: str,
@@ -72,23 +93,59 @@ def activation_std_profile(
 ) -> np.ndarray:
     """Standard deviation of each layer's output when a N(0, 1) batch goes through ``depth`` square layers.
 
-    Layer ``l`` computes ``activation(h @ W_l)`` (no bias), with the ``depth`` matrices ``W_l`` of shape
-    ``(width, width)`` drawn by ``weight_initializer(initializer, gain, seed)``.  Returns ``depth``
-    numbers, input side first.
+    Layer ``l`` computes ``activation(h @ W_l)`` (no bias, Keras' activation in float64), with the ``depth``
+    matrices ``W_l`` of shape ``(width, width)`` drawn by ``weight_initializer(initializer, gain, seed)``.
+    Returns ``depth`` numbers, input side first.
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    act = ACTIVATIONS[activation]
-    init = weight_initializer(initializer, gain, seed=seed)
-    weights = keras.ops.convert_to_numpy(init((depth, width, width))).astype(np.float64)
-    h = np.random.default_rng(seed).standard_normal((n_samples, width))
+    _, _, outputs = _forward(activation, initializer, depth=depth, width=width, gain=gain, n_samples=n_samples,
+                             seed=seed)
+    with np.errstate(over="ignore", invalid="ignore"):  # a signal that overflowed has an inf or NaN std
+        return np.array([float(np.std(h)) for h in outputs])
+
+
+class BackwardProfile(NamedTuple):
+    """What back-propagation does to a gradient in each layer of a stack (layer 1 next to the input)."""
+
+    gradient_stds: np.ndarray  # std of the gradient with respect to each layer's output
+    weight_factors: np.ndarray  # n_out * Var(w) of each layer's drawn weights
+    derivative_moments: np.ndarray  # E[f'(z)^2] of each layer, over the batch and the units
+
+    @property
+    def factors(self) -> np.ndarray:
+        """The variance argument's factor of each layer on the way back: n_out * Var(w) * E[f'(z)^2]."""
+        return self.weight_factors * self.derivative_moments
+
+
+def gradient_std_profile(
+    activation: str,
+    initializer: str,
+    *,
+    depth: int = 50,
+    width: int = 256,
+    gain: float = 1.0,
+    n_samples: int = 100,
+    seed: int = 0,
+) -> BackwardProfile:
+    """Back-propagate a N(0, 1) gradient from the last layer of :func:`activation_std_profile`'s stack.
+
+    The same weights and batch as ``activation_std_profile`` with the same arguments; the derivatives
+    ``f'(z)`` come from ``tf.GradientTape`` (float64).  The gradient with respect to layer ``depth``'s
+    output is drawn from N(0, 1); each layer below receives ``(g * f'(z)) @ W.T``.
+    """
+    weights, pre_activations, _ = _forward(activation, initializer, depth=depth, width=width, gain=gain,
+                                           n_samples=n_samples, seed=seed)
+    derivatives = [curve(activation, z)[1] for z in pre_activations]
+    g = np.random.default_rng(seed + 1).standard_normal((n_samples, width))
     stds = []
-    # One BLAS thread: for matrices this small, more threads wait on each other (several times slower).
     with np.errstate(over="ignore", invalid="ignore"), threadpool_limits(limits=1, user_api="blas"):
-        for W in weights:
-            h = act(h @ W)
-            stds.append(float(np.std(h)))
-    return np.array(stds)
+        for W, derivative in zip(weights[::-1], derivatives[::-1], strict=True):
+            stds.append(float(np.std(g)))
+            g = (g * derivative) @ W.T
+    return BackwardProfile(
+        gradient_stds=np.array(stds[::-1]),
+        weight_factors=np.array([W.shape[1] * W.var() for W in weights]),
+        derivative_moments=np.array([np.mean(derivative**2) for derivative in derivatives]),
+    )
 
 
 def describe_std_profile(stds) -> str:
@@ -111,6 +168,7 @@ def plot_activation_stds(
     *,
     ax: plt.Axes | None = None,
     title: str = "Standard deviation of each layer's output",
+    ylabel: str = "std of the layer's output (log)",
 ) -> plt.Axes:
     """One line per profile: std of each layer's output (layer 1 next to the input), log scale."""
     if ax is None:
@@ -122,7 +180,7 @@ def plot_activation_stds(
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("layer (1 = next to the input)")
-    ax.set_ylabel("std of the layer's output (log)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
@@ -259,7 +317,7 @@ def activation_std_explorer(*, seed: int = 0):
 
     from course.widgets import image_explorer, tooltip
 
-    activation = widgets.Dropdown(options=tuple(ACTIVATIONS), value="relu", description="activation")
+    activation = widgets.Dropdown(options=(LINEAR, *ACTIVATIONS), value="relu", description="activation")
     initializer = widgets.Dropdown(options=INITIAL_WEIGHTS, value="glorot_normal", description="weights")
     gain = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="scale ×",
                                   continuous_update=False,

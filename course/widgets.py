@@ -15,9 +15,8 @@ import numpy as np
 
 from course.diagnostics import first_last_ratio, gradient_profile
 from course.plots import plot_layer_norms
+from course.tables import ACTIVATIONS, INITIALIZERS, LINEAR
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "linear")
-INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "random_normal")
 # Colab ships ipywidgets 7, JupyterLab 4 needs 8: the explorers use what both have, and this one keyword differs.
 IPYWIDGETS_MAJOR = int(widgets.__version__.split(".")[0])
 
@@ -52,8 +51,9 @@ def gradient_explorer(X, y, *, seed: int = 0) -> widgets.VBox:
     Returns the widget box: make it the last expression of a cell to show it.
     """
     depth = widgets.IntSlider(value=6, min=1, max=30, description="depth", continuous_update=False)
-    activation = widgets.Dropdown(options=ACTIVATIONS, value="sigmoid", description="activation")
-    initializer = widgets.Dropdown(options=INITIALIZERS, value="glorot_uniform", description="initializer")
+    activation = widgets.Dropdown(options=(*ACTIVATIONS, LINEAR), value="sigmoid", description="activation")
+    initializer = widgets.Dropdown(options=(*INITIALIZERS, "random_normal"), value="glorot_uniform",
+                                   description="initializer")
     gain = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1.3, step=0.05,
                                   description="weight scale", continuous_update=False,
                                   style={"description_width": "initial"},

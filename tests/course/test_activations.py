@@ -188,3 +188,72 @@ def test_activation_explorer_redraws_and_enables_the_parameter_when_it_applies()
     initializer.value = "he_normal"
     assert mean_lines()[0].get_label() == "tanh, he_normal"
     assert summary.value != first_summary and bytes(image.value) != first_png
+
+
+# --- the table's newer activations, and training watched step by step --------------------------
+
+def test_curve_gives_the_closed_form_derivatives_of_gelu_and_silu():
+    """Notebook 03's table: GELU' = Phi(z) + z phi(z), SiLU' = s(z) (1 + z (1 - s(z)))."""
+    from scipy.special import erf
+
+    z = np.linspace(-6.0, 6.0, 241)
+    s = 1 / (1 + np.exp(-z))
+    values, derivatives = activations.curve("silu", z)
+    np.testing.assert_allclose(values, z * s, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(derivatives, s * (1 + z * (1 - s)), rtol=1e-12, atol=1e-15)
+    gelu_derivative = 0.5 * (1 + erf(z / np.sqrt(2))) + z * np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)
+    np.testing.assert_allclose(activations.curve("gelu", z)[1], gelu_derivative, atol=1e-7)
+
+
+def test_measure_while_training_measures_before_and_after_each_step_of_train_full_batch():
+    watched, reference = _small(seed=5), _small(seed=5)
+    before = _loss(watched)
+    losses = activations.measure_while_training(watched, X, Y, measure=_loss, learning_rate=0.01, steps=20)
+    activations.train_full_batch(reference, X, Y, learning_rate=0.01, steps=20)
+    assert len(losses) == 21 and losses[0] == before and losses[-1] < losses[0]
+    assert losses[-1] == pytest.approx(_loss(reference), rel=1e-5)
+    for ours, theirs in zip(watched.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_curve_is_the_loss_before_each_step_and_after_the_last():
+    model, reference = _small(seed=6), _small(seed=6)
+    before = _loss(model)
+    curve = activations.loss_curve(model, X, Y, learning_rate=0.01, steps=15)
+    watched = activations.measure_while_training(reference, X, Y, measure=_loss, learning_rate=0.01, steps=15)
+    assert curve.shape == (16,) and curve[0] == pytest.approx(before, rel=1e-6)
+    np.testing.assert_allclose(curve, watched, rtol=1e-5)
+    assert curve[-1] == pytest.approx(_loss(model), rel=1e-6)
+
+
+def test_relu_units_die_over_several_adam_steps_at_a_large_learning_rate():
+    """Notebook 03, section 1: under Adam at 0.1 the dead fraction builds over the first steps, not in one."""
+    X_raw, y = load_iris_petals()
+    X_std = (X_raw - X_raw.mean(axis=0)) / X_raw.std(axis=0)
+    course.set_seed(0)
+    model = keras.Sequential([keras.Input(shape=(2,))]
+                             + [keras.layers.Dense(32, activation="relu", kernel_initializer="he_normal")
+                                for _ in range(4)] + [keras.layers.Dense(3, activation="softmax")])
+
+    def dead(m):
+        return float(np.mean([s.dead_fraction for s in diagnostics.activation_stats(m, X_std)[:-1]]))
+
+    per_step = activations.measure_while_training(model, X_std, y, measure=dead, learning_rate=0.1, steps=20)
+    assert per_step[0] < per_step[1] < per_step[20]
+    assert per_step[20] - per_step[1] > 0.1  # most of the dying happens after the first step
+
+
+def test_units_that_start_equal_stay_equal():
+    """Notebook 02, section 7: constant kernels give identical units, and Adam keeps them identical."""
+    course.set_seed(0)
+    constant = keras.initializers.Constant(0.1)
+    model = keras.Sequential([keras.Input(shape=(12,)),
+                              keras.layers.Dense(8, activation="tanh", kernel_initializer=constant),
+                              keras.layers.Dense(8, activation="tanh", kernel_initializer=constant),
+                              keras.layers.Dense(3, activation="softmax", kernel_initializer=constant)])
+    last = activations.train_full_batch(model, X, Y, learning_rate=0.01, steps=50)
+    assert last < np.log(3)  # it learned something ...
+    for layer in model.layers[:2]:
+        kernel = layer.get_weights()[0]
+        assert np.ptp(kernel, axis=1).max() == 0.0  # ... with every unit of a layer a copy of the others
+        assert not np.allclose(kernel, 0.1)

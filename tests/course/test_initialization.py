@@ -41,9 +41,51 @@ def test_activation_std_profile_follows_the_variance_argument(activation, weight
     assert per_layer_factor(stds) == pytest.approx(expected, rel=0.03)
 
 
-def test_too_large_weights_saturate_tanh_instead_of_exploding():
+def test_too_large_weights_saturate_tanh_on_the_way_forward():
     stds = initialization.activation_std_profile("tanh", TOO_LARGE, depth=20)
     assert np.all(stds < 1.0) and stds[-1] > 0.9  # outputs near +-1
+
+
+def test_saturated_tanh_makes_the_gradient_explode_on_the_way_back():
+    """Notebook 02, end of section 2: n Var(w) E[tanh'(z)^2] = 256 x about 0.034, far above 1 (the chaotic phase)."""
+    exploding = initialization.gradient_std_profile("tanh", TOO_LARGE, depth=30)
+    assert 0.02 < exploding.derivative_moments.mean() < 0.05  # saturated: a small derivative ...
+    assert exploding.factors.mean() > 5  # ... times n Var(w) = 256
+    assert exploding.gradient_stds[0] > 1e10 * exploding.gradient_stds[-1]
+    fading = initialization.gradient_std_profile("tanh", "lecun_normal", depth=30)
+    assert 0.8 < fading.factors.mean() < 1.0 and fading.gradient_stds[0] < fading.gradient_stds[-1]
+
+
+@pytest.mark.parametrize("activation, weights, gain", [("tanh", TOO_LARGE, 1.0), ("relu", "he_normal", 1.0),
+                                                        ("sigmoid", "glorot_normal", 4.0)])
+def test_the_backward_factor_predicts_how_the_gradient_grows(activation, weights, gain):
+    profile = initialization.gradient_std_profile(activation, weights, depth=40, gain=gain, seed=2)
+    measured = (profile.gradient_stds[0] / profile.gradient_stds[-1]) ** (2 / 39)  # variance ratio per layer
+    predicted = float(np.exp(np.mean(np.log(profile.factors[1:]))))  # the factors of layers 2 to 40
+    assert measured == pytest.approx(predicted, rel=0.05)
+
+
+def test_gradient_std_profile_is_back_propagation():
+    """The same gradients as tf.GradientTape through the same stack (float64), layer by layer."""
+    import tensorflow as tf
+
+    depth, width, n = 4, 16, 10
+    profile = initialization.gradient_std_profile("elu", "he_normal", depth=depth, width=width, n_samples=n, seed=5)
+    weights = keras.ops.convert_to_numpy(initialization.weight_initializer("he_normal", seed=5)((depth, width, width)))
+    h = tf.constant(np.random.default_rng(5).standard_normal((n, width)))
+    outputs = []
+    with tf.GradientTape() as tape:
+        for W in weights.astype(np.float64):
+            h = keras.activations.elu(h @ W)
+            tape.watch(h)
+            outputs.append(h)
+        loss = tf.reduce_sum(h * np.random.default_rng(6).standard_normal((n, width)))
+    gradients = tape.gradient(loss, outputs)
+    np.testing.assert_allclose(profile.gradient_stds, [np.std(g) for g in gradients], rtol=1e-10)
+    np.testing.assert_allclose(profile.weight_factors, [width * W.var() for W in weights.astype(np.float64)],
+                               rtol=1e-10)
+    linear = initialization.gradient_std_profile("linear", "lecun_normal", depth=3, width=32)
+    np.testing.assert_array_equal(linear.derivative_moments, 1.0)
 
 
 def test_gain_multiplies_the_weights_standard_deviation():
@@ -61,6 +103,17 @@ def test_activation_std_profile_is_repeatable_and_rejects_unknown_activations():
     assert not np.array_equal(a, c)
     with pytest.raises(ValueError, match="activation"):
         initialization.activation_std_profile("sigmoidal", "he_normal", depth=2)
+    with pytest.raises(ValueError, match="activation"):
+        initialization.gradient_std_profile("sigmoidal", "he_normal", depth=2)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "leaky_relu", "selu", "gelu", "silu"])
+def test_activation_std_profile_takes_every_activation_of_the_table(activation):
+    stds = initialization.activation_std_profile(activation, "lecun_normal", depth=3, width=32)
+    h = np.random.default_rng(0).standard_normal((100, 32))
+    W = keras.ops.convert_to_numpy(initialization.weight_initializer("lecun_normal", seed=0)((3, 32, 32)))
+    h = keras.ops.convert_to_numpy(keras.activations.get(activation)(h @ W[0].astype(np.float64)))
+    assert stds[0] == pytest.approx(h.std(), rel=1e-12)
 
 
 def test_overflow_is_reported_not_raised():

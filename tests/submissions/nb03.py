@@ -101,6 +101,15 @@ WRONG = {
                                           _ex1(elu_derivative="a * np.exp(z)")),
     "ex1-selu-without-scale": ("ex1-activation-and-derivative", _ex1(selu_scale="1.0")),
     "ex1-selu-left-slope-at-0": ("ex1-activation-and-derivative", _ex1(selu_condition="positive")),
+    # the course's own curve (Keras and the tape) answers exercise 1: refused while the test calls the student's
+    "ex1-calls-curve": ("ex1-activation-and-derivative", '''
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+def activation_and_derivative(name, z, alpha=None):
+    return activations.curve(name, z, alpha)
+'''),
     # exercise 2: the dead-unit instrument
     "ex2-per-example": ("ex2-dead-unit-fraction", _ex2(fraction="np.mean(outputs == 0)")),
     "ex2-dead-on-any-example": ("ex2-dead-unit-fraction",
@@ -229,5 +238,9 @@ def build_self_normalizing_mlp(depth, width, n_features, n_classes):
     return keras.Model(inputs, outputs)
 ''',
         "ex4-alive-activation": _ex4("selu"),
+    },
+    # SiLU under its other Keras name: the exercise's answer is any activation that trains, found by measuring
+    "swish": {
+        "ex4-alive-activation": _ex4("swish"),
     },
 }
