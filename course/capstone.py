@@ -248,7 +248,8 @@ def check_budget(model, n_features: int = N_FEATURES, n_classes: int = N_CLASSES
     """
     checks.check_is_model(model, name="build_fixed_model")
     if not isinstance(model, keras.Sequential):
-        raise AssertionError(f"build the model as a keras.Sequential stack of layers, got {type(model).__name__}")
+        raise AssertionError(f"build the model as a keras.Sequential stack of layers, got {type(model).__name__} "
+                             "(the capstone's repair is a plain stack: no residual connections)")
     try:
         has_inputs = bool(model.inputs)
     except (AttributeError, ValueError):  # a Sequential model without keras.Input is not built yet

@@ -19,7 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_SUBMISSION_MODULES = ["tests.submissions.nb01", "tests.submissions.nb02", "tests.submissions.nb03",
-                          "tests.submissions.nb04", "tests.submissions.nb05", "tests.submissions.nb06"]
+                          "tests.submissions.nb04", "tests.submissions.nb05", "tests.submissions.nb06",
+                          "tests.submissions.nb07"]
 # COURSE_EXTRA_SUBMISSIONS=tests.submissions.nb02 adds a notebook still being written.
 ALL_SUBMISSION_MODULES += [name for name in os.environ.get("COURSE_EXTRA_SUBMISSIONS", "").split(",") if name]
 # COURSE_ASSIGNMENTS=02_initialization,03_activations grades only those notebooks' pretend classes.

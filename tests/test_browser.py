@@ -3,8 +3,8 @@
 For each release notebook: open it in JupyterLab, run every cell in turn (as a student pressing
 Shift+Enter), and check that the only errors are the blank exercises' ``NotImplementedError`` (and the
 visible tests under them, which fail for want of an answer), that every explorer widget shows its
-controls and a plot, and that moving a control redraws the plot. A screenshot of each notebook's
-explorers is saved under ``build/browser/`` (the path is printed).
+controls and a plot, and that moving a control redraws the plot. Screenshots of each notebook's
+explorers, before and after the move, are saved under ``build/browser/`` (the path is printed).
 
 Skipped where no Chromium or Playwright is installed, unless ``COURSE_REQUIRE_BROWSER=1`` (CI sets it):
 then a missing browser is a failure.
@@ -211,6 +211,7 @@ def _check_explorers(page, panel, name: str) -> int:
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle(),
                                timeout=60_000)
         before = image.get_attribute("src")
+        explorer.screenshot(path=str(SCREENSHOTS / f"{name}-explorer-{index + 1}-before.png"))  # beside the moved one
         if sliders.count():
             sliders.first.focus()
             page.keyboard.press("End")  # to the slider's far end: a different value whatever it started at

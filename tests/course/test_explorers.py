@@ -16,7 +16,7 @@ import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course import activations, batchnorm, capstone, clipping, initialization, widgets  # noqa: E402
+from course import activations, batchnorm, capstone, clipping, initialization, residual, widgets  # noqa: E402
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(48, 4)).astype("float32")
@@ -39,6 +39,8 @@ EXPLORERS = {
     "06 repair_explorer": (lambda: capstone.repair_explorer(X, Y), {
         "activation": ["relu"], "initializer": ["he_normal"],
         "BatchNormalization before each activation": [True]}),
+    "07 residual_explorer": (residual.residual_explorer, {
+        "network": ["residual"], "normalization": ["layer"], "placement": ["post"], "depth": [40]}),
 }
 
 
