@@ -57,7 +57,7 @@ lint: $(VENV)/.installed-dev
 ## copy goes to backups/. DB_URL=postgresql://... names a gradebook other than nbgrader_config.py's.
 DB_URL ?=
 release: $(VENV)/.installed
-	$(BIN)/python -m autograder.backup $(if $(DB_URL),--db-url "$(DB_URL)")
+	$(BIN)/python -m autograder.nbgrader.backup $(if $(DB_URL),--db-url "$(DB_URL)")
 	for dir in source/*/; do \
 		$(BIN)/nbgrader generate_assignment "$$(basename $$dir)" --force \
 			$(if $(DB_URL),--CourseDirectory.db_url="$(DB_URL)") || exit 1; \

@@ -20,10 +20,13 @@ from nbgrader.preprocessors import (
     OverwriteKernelspec,
 )
 
-from autograder.explorer_notes import ExplorerNotes
-from autograder.feedback import RemoveInstructorLines
-from autograder.feedback_page import ReadableFeedback
-from autograder.preprocessors import AddLaunchCells, DeduplicateGradeIds, HideHiddenTests, SurvivingExecute
+from autograder.nbgrader.preprocessors.execute import SurvivingExecute
+from autograder.nbgrader.preprocessors.explorer_notes import ExplorerNotes
+from autograder.nbgrader.preprocessors.feedback_page import ReadableFeedback
+from autograder.nbgrader.preprocessors.grade_ids import DeduplicateGradeIds
+from autograder.nbgrader.preprocessors.hidden_tests import HideHiddenTests
+from autograder.nbgrader.preprocessors.instructor_lines import RemoveInstructorLines
+from autograder.nbgrader.preprocessors.launch_cells import AddLaunchCells
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 here = Path(__file__).resolve().parent

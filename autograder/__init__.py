@@ -1,7 +1,15 @@
-"""The grading side of the course: nbgrader wrappers for instructors.
+"""The grading side of the course, for instructors, around nbgrader. The folders, in the order a term uses them:
 
-``python -m autograder selfcheck`` proves every assignment's hidden tests: the
-solution earns full marks and the blank release earns zero.
+- ``publish/``: the student edition and its Colab and Binder links;
+- ``nbgrader/``: nbgrader's side (notebook cells, commands, the gradebook, the preprocessors by stage);
+- ``intake/``: an LMS download into ``submitted/``, each file read and repaired;
+- ``integrity/``: the static scan of students' code, for a person to review;
+- ``grade/``: the grading pipeline (``coordinator`` drives it: sanitize, plan, judge in two sandboxed kernels,
+  record);
+- ``report/``: the report, what the class got wrong, the feedback handed back to the LMS;
+- ``selfcheck/``: the solution earns full marks and the blank release zero;
+- ``settings`` (the limits), ``cli`` (``python -m autograder COMMAND``: parses arguments, calls each package's
+  ``main``).
 """
 
 import sys

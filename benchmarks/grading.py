@@ -48,19 +48,14 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import notebooks  # noqa: E402
-from autograder.coursedir import (  # noqa: E402
-    nbgrader,
-    nbgrader_environment,
-    new_course,
-    read_scores,
-    source_assignments,
-    submit,
-    totals,
-)
 from autograder.grade import cgroups  # noqa: E402
 from autograder.grade import sandbox as sandbox_module  # noqa: E402
-from autograder.grading import Course, dask_runner, grade, grade_assignments, local_runner  # noqa: E402
+from autograder.grade.coordinator import dask_runner, grade, grade_assignments, local_runner  # noqa: E402
+from autograder.nbgrader import notebooks  # noqa: E402
+from autograder.nbgrader.commands import nbgrader, nbgrader_environment, source_assignments  # noqa: E402
+from autograder.nbgrader.course import Course  # noqa: E402
+from autograder.nbgrader.gradebook import read_scores, totals  # noqa: E402
+from autograder.selfcheck.courses import new_course, submit  # noqa: E402
 
 COURSE_SECONDS, CLASS_SECONDS_PER_STUDENT = 180.0, 90.0  # the budgets of issue 15
 

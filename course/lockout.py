@@ -39,14 +39,18 @@ def exercise_helper(function: Callable) -> Callable:
 
 
 @contextmanager
-def off_limits(*helpers: Callable, exercise: str, instead: str) -> Iterator[None]:
+def off_limits(*helpers: Callable | str, exercise: str, instead: str) -> Iterator[None]:
     """While the block runs, each of ``helpers`` raises "<exercise> asks you to <instead>; <helper> is off limits".
 
-    Use it around the test's call of the student's function only; the test's own oracle (which may use the
-    same helpers) runs outside the block.
+    A helper is the function, or its qualified name (``"course.capstone_experiments.explorer_model"``), for a
+    module that cannot import the helper's own. Use it around the test's call of the student's function only; the
+    test's own oracle (which may use the same helpers) runs outside the block.
     """
     names = []
     for helper in helpers:
+        if isinstance(helper, str):
+            names.append(helper)
+            continue
         if not hasattr(helper, "__wrapped__"):
             raise TypeError(f"{qualified_name(helper)} is not marked @exercise_helper")
         names.append(qualified_name(helper))

@@ -140,7 +140,7 @@ class Config:
 # --- training and measuring -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Run:
+class ResidualRun:
     """One training run: the loss of every step, and the model after training."""
 
     step_loss: np.ndarray  # (steps,) mini-batch loss before each step's update
@@ -158,7 +158,7 @@ class Trainer:
         self._used = False
 
     def train(self, X, y, *, seed: int, weights: Sequence[np.ndarray] | None = None,
-              batch_size: int | None = None) -> Run:
+              batch_size: int | None = None) -> ResidualRun:
         """Train from ``weights`` (default: the model's own, on the first call) with batches drawn from ``seed``."""
         if weights is not None or self._used:
             self._loop.reset(self.model.get_weights() if weights is None else weights)
@@ -170,15 +170,15 @@ class Trainer:
         steps = self._loop.run(X, y, batches[:self.setup.steps])
         per_epoch = min(steps_per_epoch, len(steps.loss))
         epoch_loss = steps.loss[:len(steps.loss) // per_epoch * per_epoch].reshape(-1, per_epoch)
-        return Run(steps.loss, epoch_loss.mean(axis=1), self.model)
+        return ResidualRun(steps.loss, epoch_loss.mean(axis=1), self.model)
 
 
-def train(config: Config, X, y, *, seed: int = 0, setup: Setup = SETUP) -> Run:
+def train(config: Config, X, y, *, seed: int = 0, setup: Setup = SETUP) -> ResidualRun:
     """Build ``config`` under ``seed`` and train it as every experiment of the notebook does."""
     return Trainer(config.build(seed), setup).train(X, y, seed=seed)
 
 
-def train_seeds(config: Config, X, y, seeds: Sequence[int] = GRID_SEEDS, setup: Setup = SETUP) -> list[Run]:
+def train_seeds(config: Config, X, y, seeds: Sequence[int] = GRID_SEEDS, setup: Setup = SETUP) -> list[ResidualRun]:
     """``config`` trained once per seed, one traced loop for all (the final losses are ``run.epoch_loss[-1]``)."""
     trainer = Trainer(config.build(seeds[0]), setup)
     return [trainer.train(X, y, seed=seed, weights=config.build(seed).get_weights()) for seed in seeds]

@@ -31,7 +31,7 @@ SUBMISSION_MODULES = [name for name in ALL_SUBMISSION_MODULES
 
 def _without_cell(nb, grade_id: str):
     """A copy of ``nb`` in which the student deleted the cell ``grade_id``."""
-    from autograder import notebooks
+    from autograder.nbgrader import notebooks
 
     new = copy.deepcopy(nb)
     new.cells = [cell for cell in new.cells if notebooks.grade_id(cell) != grade_id]
@@ -40,7 +40,7 @@ def _without_cell(nb, grade_id: str):
 
 def _with_duplicate(nb, grade_id: str):
     """A copy of ``nb`` in which the student duplicated the cell ``grade_id`` (same metadata, same id)."""
-    from autograder import notebooks
+    from autograder.nbgrader import notebooks
 
     new = copy.deepcopy(nb)
     index = next(i for i, cell in enumerate(new.cells) if notebooks.grade_id(cell) == grade_id)
@@ -86,7 +86,7 @@ def packed_wrong_solutions(spec) -> list[dict[str, str]]:
 
 def pretend_class(spec, course: Path) -> dict[str, dict]:
     """Every pretend student of a notebook: solution, blank, wrong, other correct and partial ones, broken ones."""
-    from autograder import notebooks
+    from autograder.nbgrader import notebooks
 
     release_nb = notebooks.read(course / "release" / spec.ASSIGNMENT / spec.NOTEBOOK)
     source_nb = notebooks.read(course / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
@@ -115,7 +115,7 @@ def pretend_class(spec, course: Path) -> dict[str, dict]:
 
 def grade_pretend_classes(folder: Path) -> dict[str, GradedClass]:
     """Every pretend student of every notebook, in one course, graded in one run (one longest-first queue)."""
-    from autograder.coursedir import autograde_classes, new_course
+    from autograder.selfcheck.courses import autograde_classes, new_course
     from tests.tiny_course import GRADING_SANDBOX
 
     specs = [importlib.import_module(name) for name in SUBMISSION_MODULES]

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.coursedir import REPO_ROOT, nbgrader
+from autograder import REPO_ROOT
+from autograder.nbgrader.commands import nbgrader
 
 ASSIGNMENT, NOTEBOOK = "99_tiny", "99_tiny.ipynb"
 # CI (COURSE_REQUIRE_SANDBOX=1) grades every pretend student in bubblewrap, or fails; elsewhere, where it works.

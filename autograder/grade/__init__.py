@@ -11,5 +11,5 @@
 - ``sandbox`` (bubblewrap, the disk space of each kernel) and ``cgroups`` (its memory and process caps);
 - ``record``: nbgrader's recording steps on the coordinator: ``autograded/`` and the gradebook.
 
-``autograder.grading`` drives them for ``python -m autograder grade``.
+``autograder.grade.coordinator`` drives them for ``python -m autograder grade``.
 """

@@ -36,11 +36,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder import notebooks
-from autograder.grade import channel, codec, student_side
+from autograder.grade import caps, channel, codec, student_side
 from autograder.grade import sandbox as sandboxes
 from autograder.grade.kernels import KERNEL_DIED, TIMED_OUT, Kernel, error_output
 from autograder.grade.plan import ANSWER, INSTRUCTOR, TEST, GraderPlan
+from autograder.nbgrader import notebooks
 
 STUDENT, GRADER = "student", "grader"
 
@@ -110,8 +110,6 @@ class Judge:
     # --- the run ---------------------------------------------------------------------------------------
 
     def run(self) -> Judged:
-        from autograder.grade import runners
-
         limits = self.limits
         with ExitStack() as stack:
             kernels = {}
@@ -120,11 +118,11 @@ class Judge:
                 for name, data in self.files.items():
                     (space.work / name).parent.mkdir(parents=True, exist_ok=True)
                     (space.work / name).write_bytes(data)
-                group, why = runners._group(limits)
+                group, why = caps.group_for(limits)
                 if group is not None:
                     stack.callback(group.remove)
-                self.notes += [note for note in runners._fallback_notes(limits, space, why) if note not in self.notes]
-                processes = limits.processes + (runners.PROCESS_MARGIN if group else 0)
+                self.notes += [note for note in caps.fallback_notes(limits, space, why) if note not in self.notes]
+                processes = limits.processes + (caps.PROCESS_MARGIN if group else 0)
                 kernel = Kernel(self.box, space, uid=stack.enter_context(sandboxes.user_id()), group=group,
                                 limits_preexec=sandboxes.preexec(processes, limits.file_mb),
                                 packages=("course",) if side == "student" else ("autograder", "course"))
@@ -145,9 +143,9 @@ class Judge:
             watch.close()
             for kernel in kernels.values():
                 if kernel.group is not None:
-                    self.problems += runners._caps_reached(kernel.group, limits, self.name)
+                    self.problems += caps.caps_reached(kernel.group, limits, self.name)
                 disk = watch.disks[id(kernel)]
-                if disk.full or runners._out_of_space(self.nb):
+                if disk.full or caps.out_of_space(self.nb):
                     self.problems.append(disk.problem(self.name, kernel.space))
         return Judged(self.nb, list(dict.fromkeys(self.problems)), self.notes)
 
@@ -303,29 +301,25 @@ class _Watch:
     tmpfs caps it, stop the kernel when its folders pass the disk cap)."""
 
     def __init__(self, kernels: list[Kernel], limits, problems: list[str], name: str):
-        from autograder.grade import runners
-
         self.kernels, self.limits, self.problems, self.name = kernels, limits, problems, name
-        self.disks = {id(kernel): runners._Disk() for kernel in kernels}
+        self.disks = {id(kernel): caps.Disk() for kernel in kernels}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        from autograder.grade import runners
-
         while not self.stop.wait(0.2):
             for kernel in self.kernels:
                 process, disk = kernel.process, self.disks[id(kernel)]
                 if process is None:
                     continue
                 if self.limits.memory_mb:
-                    runners._kill_large(process.pid, self.limits.memory_mb, self.problems)
+                    caps.kill_large(process.pid, self.limits.memory_mb, self.problems)
                 disk.see(kernel.space)
                 if not kernel.space.mounted and disk.peak_mb > self.limits.disk_mb and not disk.stopped:
                     disk.stopped = True
                     self.problems.append(f"{self.name}: disk cap: the working folder held {disk.peak_mb:.0f} MB "
                                          f"(cap {self.limits.disk_mb} MB) and the kernel was stopped")
-                    runners._kill_tree(process)
+                    caps.kill_tree(process)
 
     def __enter__(self):
         self.thread.start()

@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import output_from_msg
 
 from autograder.grade import sandbox as sandboxes
-from autograder.preprocessors import KERNEL_DIED  # the name nbgrader's own path writes too
+from autograder.nbgrader.preprocessors.execute import KERNEL_DIED  # the name nbgrader's own path writes too
 
 TIMED_OUT = "CellTimeoutError"  # nbclient's name for it, which the row's wording reads
 
@@ -48,9 +48,9 @@ def kernel_command(box: sandboxes.Sandbox, space: sandboxes.Space, argv_tail: li
 
 def kill_tree(process: subprocess.Popen) -> None:
     """Kill a kernel's sandbox and everything in it (its PID namespace dies with it), then reap it."""
-    from autograder.grade.runners import _kill_tree
+    from autograder.grade.caps import kill_tree
 
-    _kill_tree(process)
+    kill_tree(process)
 
 
 def error_output(ename: str, message: str) -> NotebookNode:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
-from autograder import notebooks
+from autograder.nbgrader import notebooks
 
 INSTRUCTOR, ANSWER, TEST = "instructor", "answer", "test"
 # module functions that change what later cells compute or print (seeding is left out: every test seeds itself)

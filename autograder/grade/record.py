@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook
 from nbgrader.utils import parse_utc
 
 from autograder.grade import sanitize
 from autograder.grade.runners import Executed
+from autograder.nbgrader.gradebook import open_gradebook
 
 
 def record(root: Path, db_url: str, assignment: str, student: str, executed: Executed,
@@ -34,7 +34,7 @@ def record(root: Path, db_url: str, assignment: str, student: str, executed: Exe
         (out / name).write_bytes(content)
     timestamp_file = root / "submitted" / student / assignment / "timestamp.txt"
     timestamp = parse_utc(timestamp_file.read_text().strip()) if timestamp_file.exists() else None
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:
         gradebook.update_or_create_student(student)
         # nbgrader's add_submission reads the assignment's notebooks while it builds the new rows; an autoflush
         # there warns (SAWarning "... not in session") about rows it adds and commits right after
@@ -53,11 +53,11 @@ def record(root: Path, db_url: str, assignment: str, student: str, executed: Exe
                                     sanitize.resources(db_url, assignment, notebook_id, student, out))
             nbformat.write(nb, out / name)
         else:
-            with Gradebook(db_url) as gradebook:
+            with open_gradebook(db_url) as gradebook:
                 for grade in gradebook.find_submission_notebook(notebook_id, assignment, student).grades:
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
                 gradebook.db.commit()
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:
         submission = gradebook.find_submission(assignment, student)
         return float(submission.code_score), float(submission.max_code_score)

@@ -16,7 +16,7 @@ from autograder.integrity.names import DEFAULT_ALIASES, GUARDED, Names, from_che
 from autograder.integrity.rules.files import R_CHDIR, R_DELETE, R_PATH, R_READ, R_WRITE
 from autograder.integrity.rules.processes import R_SHELL
 from autograder.integrity.visitor import Visitor
-from autograder.notebooks import grade_id, nbgrader_meta, normalized
+from autograder.nbgrader.notebooks import grade_id, nbgrader_meta, normalized
 
 # A file with one of these names is imported instead of the module the tests import.
 SHADOWED_MODULES = GUARDED | {"sitecustomize", "usercustomize"}
@@ -34,9 +34,9 @@ R_MODULE_FILE = "a file named like a module the tests import ({}): it would be i
 def _launch_source() -> str:
     """Colab's install cell that every release notebook starts with (it runs pip: not the student's)."""
     try:
-        from autograder import launch
+        from autograder.publish import links
 
-        return normalized(launch.colab_setup_source(launch.publication()))
+        return normalized(links.colab_setup_source(links.publication()))
     except Exception:  # no pyproject.toml, no [tool.course]: nothing to skip
         return ""
 

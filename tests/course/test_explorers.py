@@ -16,7 +16,7 @@ import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course import activations, batchnorm, capstone, clipping, initialization, residual, widgets  # noqa: E402
+from course import activations, batchnorm, capstone_experiments, clipping, initialization, residual, widgets  # noqa: E402
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(48, 4)).astype("float32")
@@ -36,7 +36,7 @@ EXPLORERS = {
         "batch size": [2], "momentum": [0.5], "steps": [400]}),
     "05 clip_explorer": (clipping.clip_explorer, {
         "|g1|": [4.5], "angle g1 (°)": [90.0], "|g2|": [0.5], "threshold": [2.5]}),
-    "06 repair_explorer": (lambda: capstone.repair_explorer(X, Y), {
+    "06 repair_explorer": (lambda: capstone_experiments.repair_explorer(X, Y), {
         "activation": ["relu"], "initializer": ["he_normal"],
         "BatchNormalization before each activation": [True]}),
     "07 residual_explorer": (residual.residual_explorer, {
