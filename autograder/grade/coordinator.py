@@ -259,7 +259,7 @@ def grade_assignments(course: Course, assignments: dict[str, Iterable[str] | Non
     holds, a dated copy of the gradebook is kept (:mod:`autograder.nbgrader.backup`). Returns each assignment's rows,
     in order.
     """
-    limits = limits or Limits()
+    limits = limits or Limits(cell_timeout=settings.cell_timeout(course.root))
     runner = runner or local_runner(len(os.sched_getaffinity(0)))
     plans = {assignment: _plan(course, assignment, students, limits, force, sandbox)
              for assignment, students in assignments.items()}
