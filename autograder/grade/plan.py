@@ -183,6 +183,38 @@ def _flow(body: list[ast.stmt], bound: set[str], free: set[str]) -> None:
             bound |= _stored(stmt)
 
 
+def _changed_roots(tree: ast.AST) -> set[str]:
+    """Names whose object the code may change in place (``a.fit(...)``, ``a[0] = 1``, ``a.b = 2``), leaving out
+    a function's own parameters and locals."""
+    found: set[str] = set()
+
+    def walk(node: ast.AST, local: frozenset[str]) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            arguments = node.args
+            params = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+            params |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+            body = node.body if isinstance(node.body, list) else [node.body]
+            declared = {name for part in body for n in ast.walk(part) if isinstance(n, ast.Global) for name in n.names}
+            assigned = {n.id for part in body for n in ast.walk(part)
+                        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            inner = local | params | (assigned - declared)
+            for part in body:
+                walk(part, inner)
+            return
+        root = None
+        if isinstance(node, ast.Attribute | ast.Subscript) and not isinstance(node.ctx, ast.Load):
+            root = _root(node)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            root = _root(node.func)
+        if root and root not in local:
+            found.add(root)
+        for child in ast.iter_child_nodes(node):
+            walk(child, local)
+
+    walk(tree, frozenset())
+    return found
+
+
 def uses(code: str) -> _Uses | None:
     """How a cell uses names; None when it does not parse (the caller then keeps it and everything before it)."""
     try:
@@ -200,15 +232,14 @@ def uses(code: str) -> _Uses | None:
             if any(alias.name == "*" for alias in node.names):
                 return None
             found.imports |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.Attribute | ast.Subscript) and not isinstance(node.ctx, ast.Load):
-            found.changes.add(_root(node) or "")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            found.changes.add(_root(node.func) or "")
-            if node.func.attr in GLOBAL_STATE_CALLS:
-                found.global_state = True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in GLOBAL_STATE_CALLS:
+            found.global_state = True
         elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
                 and node.value.attr in GLOBAL_STATE_CALLS:
             found.global_state = True
+    # what the cell changes in place: not the objects it made itself, nor a function's own locals
+    found.changes = _changed_roots(tree) - found.defines
     found.changes.discard("")
     return found
 

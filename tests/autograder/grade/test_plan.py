@@ -84,3 +84,16 @@ def test_magics_are_read_as_the_python_ipython_runs():
 
 def test_a_star_import_keeps_the_cell():
     assert kept((INSTRUCTOR, "from math import *"), (TEST, "print(pi)")) == [0]
+
+
+@pytest.mark.parametrize("test_code", [
+    "def train(model):\n    model.fit()\ntrain(3)",  # a function's parameter
+    "def train():\n    model = make()\n    model.fit()\ntrain()",  # a function's local
+    "model = make()\nmodel.fit()",  # an object the cell made itself
+])
+def test_a_change_to_an_object_the_test_made_needs_no_earlier_cell(test_code):
+    assert kept((INSTRUCTOR, "model = 'demo'"), (TEST, test_code)) == []
+
+
+def test_a_change_to_an_earlier_object_from_inside_a_function_needs_its_cell():
+    assert kept((INSTRUCTOR, "history = []"), (TEST, "def log():\n    history.append(1)\nlog()")) == [0]
