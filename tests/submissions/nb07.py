@@ -77,6 +77,12 @@ WRONG = {
     "ex1-normalized-shortcut": (  # the skip taken after the LayerNorm: the identity path is no longer the input
         "ex1-residual-block", _ex1(shortcut="shortcut = normalized if n_features == units else "
                                             "keras.layers.Dense(units, use_bias=False)(normalized)")),
+    # the course's own block answers the exercise in one line: refused while the test calls the answer
+    "ex1-calls-the-course-block": ("ex1-residual-block", '''
+def residual_block(n_features, units):
+    inputs = keras.Input(shape=(n_features,))
+    return keras.Model(inputs, residual.block(inputs, units))
+'''),
     # exercise 2: LayerNorm in NumPy
     "ex2-over-the-batch": ("ex2-layer-norm", _ex2(mean="X.mean(axis=0, keepdims=True)", axis="0")),
     "ex2-unbiased-variance": ("ex2-layer-norm", _ex2(ddof=", ddof=1")),
@@ -93,6 +99,12 @@ WRONG = {
         branch = keras.layers.Dense(width, kernel_initializer="he_normal")(branch)
         h = keras.layers.Add()([h, branch])''', last="pass")),
     "ex3-always-20-layers": ("ex3-deep-residual", _ex3(blocks="9")),
+    # the course's own network answers the exercise in one line: refused while the test calls the builder
+    "ex3-calls-the-course-network": ("ex3-deep-residual", '''
+def build_deep_residual_network(n_features, n_classes, depth=40, width=32):
+    return residual.deep_network(depth, residual=True, norm="layer", width=width, n_features=n_features,
+                                 n_classes=n_classes)
+'''),
     "ex3-one-long-skip": ("ex3-deep-residual", _ex3(blocks="1", block='''stem = h
         for _ in range(depth - 2):
             h = keras.layers.Dense(width, activation="relu", kernel_initializer="he_normal")(h)
